@@ -1,0 +1,171 @@
+#include "common/pool.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define MB_PAUSE() _mm_pause()
+#else
+#define MB_PAUSE() ((void)0)
+#endif
+
+namespace mb {
+namespace {
+
+int default_threads() {
+  if (const char* s = std::getenv("MOSAICBERT_NUM_THREADS")) {
+    int n = std::atoi(s);
+    if (n > 0) return n;
+  }
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc ? static_cast<int>(hc) : 1;
+}
+
+thread_local bool t_in_task = false;
+
+class Pool {
+ public:
+  explicit Pool(int n) { start(n); }
+  ~Pool() { stop(); }
+
+  int size() const { return nthreads_; }
+
+  void resize(int n) {
+    if (n == nthreads_) return;
+    stop();
+    start(n);
+  }
+
+  void run(int64_t ntasks, const std::function<void(int64_t, int)>& fn) {
+    if (ntasks <= 0) return;
+    if (t_in_task || nthreads_ == 1 || ntasks == 1) {
+      bool prev = t_in_task;
+      t_in_task = true;
+      for (int64_t t = 0; t < ntasks; ++t) fn(t, 0);
+      t_in_task = prev;
+      return;
+    }
+    std::lock_guard<std::mutex> run_guard(run_mu_);  // one parallel region at a time
+    fn_ = &fn;
+    ntasks_ = ntasks;
+    next_.store(0, std::memory_order_relaxed);
+    remaining_.store(ntasks, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    cv_.notify_all();
+    work(0);
+    while (remaining_.load(std::memory_order_acquire) != 0) MB_PAUSE();
+    fn_ = nullptr;
+  }
+
+ private:
+  void start(int n) {
+    nthreads_ = n < 1 ? 1 : n;
+    quit_ = false;
+    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i] { loop(i); });
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      quit_ = true;
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  void work(int thread) {
+    t_in_task = true;
+    for (;;) {
+      int64_t t = next_.fetch_add(1, std::memory_order_relaxed);
+      if (t >= ntasks_) break;
+      (*fn_)(t, thread);
+      remaining_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+    t_in_task = false;
+  }
+
+  void loop(int thread) {
+    uint64_t seen = generation_.load(std::memory_order_acquire);
+    for (;;) {
+      // Spin briefly (kernels arrive back to back during a step), then sleep.
+      uint64_t g = seen;
+      for (int spin = 0; spin < 20000; ++spin) {
+        g = generation_.load(std::memory_order_acquire);
+        if (g != seen) break;
+        MB_PAUSE();
+      }
+      if (g == seen) {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        g = generation_.load(std::memory_order_acquire);
+      }
+      seen = g;
+      if (quit_) return;
+      if (fn_) work(thread);
+    }
+  }
+
+  int nthreads_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex mu_, run_mu_;
+  std::condition_variable cv_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int64_t> next_{0}, remaining_{0};
+  int64_t ntasks_ = 0;
+  const std::function<void(int64_t, int)>* volatile fn_ = nullptr;
+  volatile bool quit_ = false;
+};
+
+Pool& pool() {
+  static Pool* p = new Pool(default_threads());  // never destroyed: workers must outlive static teardown
+  return *p;
+}
+
+struct Scratch {
+  std::unique_ptr<float[], void (*)(float*)> p{nullptr, [](float* q) { std::free(q); }};
+  size_t n = 0;
+};
+std::vector<Scratch>& scratch() {
+  static std::vector<Scratch> s(256);
+  return s;
+}
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+
+void set_num_threads(int n) { pool().resize(n > 0 ? n : default_threads()); }
+
+void parallel_for(int64_t ntasks, const std::function<void(int64_t, int)>& fn) { pool().run(ntasks, fn); }
+
+void parallel_range(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
+  if (n <= 0) return;
+  int64_t parts = num_threads();
+  if (parts > n) parts = n;
+  parallel_for(parts, [&](int64_t p, int thread) {
+    int64_t b = n * p / parts, e = n * (p + 1) / parts;
+    fn(b, e, thread);
+  });
+}
+
+float* thread_scratch(int thread, size_t floats) {
+  Scratch& s = scratch().at(static_cast<size_t>(thread));
+  if (s.n < floats) {
+    size_t bytes = ((floats * sizeof(float) + 63) / 64) * 64;
+    s.p.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+    s.n = floats;
+  }
+  return s.p.get();
+}
+
+}  // namespace mb

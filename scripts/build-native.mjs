@@ -1,0 +1,41 @@
+// Builds the C++ addon (build/Release/mosaicbert.node) with node-gyp, offline: node-gyp is pointed at the
+// headers of the Node that runs this script (<prefix>/include/node), so it never downloads them.
+// `--incremental` runs `node-gyp build` (make) when the build folder is configured, else a full rebuild.
+// Builds are serialised with a lock file so that parallel invocations do not trample each other.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, unlinkSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const prefix = dirname(dirname(process.execPath));
+const headers = join(prefix, 'include', 'node', 'node_api.h');
+const args = [];
+if (existsSync(headers)) args.push(`--nodedir=${prefix}`);
+else console.warn(`mosaicbert: no Node headers at ${headers}; node-gyp will use its own (may need the network)`);
+
+const incremental = process.argv.includes('--incremental') && existsSync(join(root, 'build', 'Makefile'));
+const cmd = incremental ? ['build', ...args] : ['rebuild', ...args];
+
+// A crude inter-process lock (O_EXCL file); stale after 15 minutes.
+const lock = join(root, '.tmp', 'build-native.lock');
+mkdirSync(dirname(lock), { recursive: true });
+const t0 = Date.now();
+for (;;) {
+  try { closeSync(openSync(lock, 'wx')); break; } catch {
+    try { if (Date.now() - statSync(lock).mtimeMs > 15 * 60e3) unlinkSync(lock); } catch { /* gone */ }
+    if (Date.now() - t0 > 20 * 60e3) { console.error('mosaicbert: build lock held too long: ' + lock); process.exit(1); }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+  }
+}
+let status = 1;
+try {
+  const localGyp = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  const r = existsSync(localGyp)
+    ? spawnSync(process.execPath, [localGyp, ...cmd], { cwd: root, stdio: 'inherit' })
+    : spawnSync('node-gyp', cmd, { cwd: root, stdio: 'inherit', shell: true });
+  status = r.status ?? 1;
+} finally {
+  try { unlinkSync(lock); } catch { /* ignore */ }
+}
+process.exit(status);

@@ -1,0 +1,93 @@
+/**
+ * Loads the C++ addon (`build/Release/mosaicbert.node`, built by `npm install`) and exposes it as a {@link Kernels}
+ * implementation plus the runtime controls (thread count, kernel path).
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Kernels } from './types.js';
+
+/** The addon's raw exports: every {@link Kernels} method under the same name, plus runtime controls. */
+export interface NativeAddon extends Omit<Kernels, 'name'> {
+  numThreads(): number;
+  setNumThreads(n: number): number;
+  kernelPath(): 'avx2' | 'portable';
+  setKernelPath(path: 'avx2' | 'portable' | 'auto'): string;
+  hasAvx2(): boolean;
+  /** `out[i] = uniform(seed, stream, start + i)` from Philox4x32-10 (see native/common/philox.h). */
+  philoxUniform(out: Float32Array, seed: number, stream: number, start: number): void;
+}
+
+function packageRoot(): string {
+  // dist/src/kernels/native.js -> package root is three levels up; src/kernels/native.ts (ts-node style) two.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('mosaicbert: cannot locate the package root (binding.gyp) from ' + fileURLToPath(import.meta.url));
+}
+
+let cached: NativeAddon | null = null;
+
+/**
+ * The addon, loaded once. Throws an Error naming the expected path and the fix (`npm rebuild mosaicbert` or
+ * `npm run build:native`) when it was not built.
+ */
+export function native(): NativeAddon {
+  if (cached) return cached;
+  const root = packageRoot();
+  const path = join(root, 'build', 'Release', 'mosaicbert.node');
+  if (!existsSync(path)) {
+    throw new Error(`mosaicbert: native addon not found at ${path}. Build it with 'npm run build:native' ` +
+      `(needs g++ and Node's headers).`);
+  }
+  const require = createRequire(import.meta.url);
+  cached = require(path) as NativeAddon;
+  return cached;
+}
+
+const KERNEL_METHODS = [
+  'sgemm', 'addBias', 'biasGrad', 'attentionForward', 'attentionBackward', 'layerNormForward', 'layerNormBackward',
+  'geluForward', 'geluBackward', 'gegluForward', 'gegluBackward', 'tanhForward', 'tanhBackward', 'dropoutForward',
+  'dropoutBackward', 'embeddingForward', 'embeddingBackward', 'crossEntropyForward', 'crossEntropyBackward',
+  'gatherRows', 'scatterRows', 'scatterAddRows', 'axpby', 'sumSquares', 'adamwStep',
+] as const satisfies readonly (keyof Kernels)[];
+
+let kernels: Kernels | null = null;
+
+/** The native {@link Kernels}: the addon's functions, called directly (no wrapper per call). */
+export function nativeKernels(): Kernels {
+  if (kernels) return kernels;
+  const addon = native();
+  const k: Record<string, unknown> = { name: 'native' };
+  for (const m of KERNEL_METHODS) {
+    const fn = (addon as unknown as Record<string, unknown>)[m];
+    k[m] = typeof fn === 'function' ? fn : () => {
+      throw new Error(`mosaicbert: native kernel '${m}' is not in this build`);
+    };
+  }
+  kernels = k as unknown as Kernels;
+  return kernels;
+}
+
+/** Threads the kernels use (`MOSAICBERT_NUM_THREADS`, default all cores). */
+export function getNumThreads(): number {
+  return native().numThreads();
+}
+
+/** Resizes the kernel thread pool; 0 restores the default. Returns the new size. */
+export function setNumThreads(n: number): number {
+  return native().setNumThreads(n);
+}
+
+/** Which SIMD path the kernels take now: 'avx2' (AVX2+FMA) or 'portable'. */
+export function getKernelPath(): 'avx2' | 'portable' {
+  return native().kernelPath();
+}
+
+/** Forces a kernel path ('auto' = AVX2 when the CPU has it). Throws if 'avx2' is not available. */
+export function setKernelPath(path: 'avx2' | 'portable' | 'auto'): void {
+  native().setKernelPath(path);
+}
