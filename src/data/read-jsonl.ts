@@ -1,0 +1,28 @@
+/**
+ * JSON-lines corpora (C4 / the Wikipedia shards): one JSON object a line with a string text field; `.jsonl`,
+ * `.json`, optionally `.gz` or `.zst`. Blank lines are skipped.
+ */
+import { readLines } from './byte-stream.js';
+import type { CorpusDocument } from './document.js';
+
+/**
+ * Documents of a JSON-lines file, streaming.
+ * @param text_field the field holding the text (default "text").
+ * @throws Error "path:line: ..." for a line that is not JSON, not an object, or lacks a string `text_field`.
+ */
+export async function* readJsonl(path: string, text_field = 'text'): AsyncGenerator<CorpusDocument> {
+  for await (const { text, line } of readLines(path)) {
+    if (text.trim() === '') continue;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${path}:${line}: invalid JSON: ${(e as Error).message}`);
+    }
+    const value = obj !== null && typeof obj === 'object' ? (obj as Record<string, unknown>)[text_field] : undefined;
+    if (typeof value !== 'string') {
+      throw new Error(`${path}:${line}: no string field "${text_field}" in this JSON line`);
+    }
+    yield { text: value, where: `${path}:${line}` };
+  }
+}
