@@ -57,11 +57,13 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'):
         `expected ${numel * width[dtype]}`);
     }
     const bdv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // A copy with its own ArrayBuffer (Buffer#slice would be a view of the whole file buffer).
+    const copy = () => { const c = new Uint8Array(bytes.length); c.set(bytes); return c.buffer; };
     let t: Tensor;
     if (dtype === 'F32') {
       const data = (bytes.byteOffset % F32_VIEW_ALIGN === 0)
         ? new Float32Array(bytes.buffer, bytes.byteOffset, numel)
-        : new Float32Array(bytes.slice().buffer);
+        : new Float32Array(copy());
       t = { dtype: 'F32', shape, data };
     } else if (dtype === 'F16' || dtype === 'BF16' || dtype === 'F64') {
       const data = new Float32Array(numel);
@@ -72,7 +74,7 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'):
       }
       t = { dtype: 'F32', shape, data };
     } else if (dtype === 'I32') {
-      t = { dtype: 'I32', shape, data: new Int32Array(bytes.slice().buffer) };
+      t = { dtype: 'I32', shape, data: new Int32Array(copy()) };
     } else {
       const data = new Int32Array(numel);
       for (let i = 0; i < numel; i++) {

@@ -1,0 +1,340 @@
+/**
+ * Hugging Face model folders: `fromPretrained(dir)` builds a MosaicBERT model from `config.json` plus weights in
+ * any of the layouts HF writes (`model.safetensors`, sharded `model.safetensors.index.json`, `pytorch_model.bin`,
+ * sharded `pytorch_model.bin.index.json`), and `savePretrained(model, dir)` writes a folder that HF (with
+ * `trust_remote_code`) and the PyTorch reference read back: config.json in the shape of
+ * `mosaicml/mosaic-bert-base`, model.safetensors without the tied decoder key, and the bert-base-uncased tokenizer
+ * files. See docs/mosaicbert.md §2 for the key names and config fields.
+ */
+import { copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Kernels } from '../kernels/types.js';
+import { configFromDict, type MosaicBertConfig } from '../model/config.js';
+import { paramShapes, type HeadKind } from '../model/params.js';
+import { stateDict, TIED_DECODER_KEY, WORD_EMBEDDINGS_KEY } from '../model/state_dict.js';
+import { MosaicBertForMaskedLM } from '../model/mlm.js';
+import { MosaicBertForSequenceClassification } from '../model/classification.js';
+import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
+import { readTorchCheckpoint } from '../io/torch_pickle.js';
+import { bertBaseUncasedVocabPath } from '../tokenizer/vocab-path.js';
+
+/** A model that {@link fromPretrained} can build. */
+export type PretrainedModel = MosaicBertForMaskedLM | MosaicBertForSequenceClassification;
+
+/** Weight file layouts, in the order {@link fromPretrained} looks for them. */
+export const WEIGHT_FILES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin',
+  'pytorch_model.bin.index.json'] as const;
+
+export interface FromPretrainedOptions {
+  /** Which model to build; default from `architectures` in config.json, else from the checkpoint's keys. */
+  head?: HeadKind;
+  /** Classification labels (default: config `num_labels` / `id2label`, else the stored classifier's rows). */
+  numLabels?: number;
+  /** Config fields overriding config.json (e.g. dropout for fine-tuning). */
+  config?: Partial<MosaicBertConfig>;
+  /** Throw on missing or unexpected keys (and on an untied decoder) instead of warning. Default false. */
+  strict?: boolean;
+  /** Restrict the weight format (default 'auto': safetensors first, as HF does). */
+  format?: 'auto' | 'safetensors' | 'bin';
+  kernels?: Kernels;
+  /** Seed of the random initialisation of parameters the checkpoint lacks (e.g. a new classifier). Default 17. */
+  initSeed?: number;
+  /** Receives warnings (default: console.warn). */
+  warn?: (message: string) => void;
+}
+
+/** What {@link loadPretrained} found besides the model. */
+export interface PretrainedInfo {
+  config: MosaicBertConfig;
+  head: HeadKind;
+  format: 'safetensors' | 'bin';
+  /** The weight files read, in order. */
+  files: string[];
+  /** Model parameters the checkpoint did not provide (randomly initialised). */
+  missing: string[];
+  /** Checkpoint keys the model has no parameter for (ignored). */
+  unexpected: string[];
+  /** How the checkpoint held the tied decoder matrix. */
+  decoder: 'absent' | 'shared' | 'equal' | 'different';
+}
+
+/** Reads a JSON file; Errors name the file. */
+function readJson(path: string): Record<string, unknown> {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch (e) { throw new Error(`${path}: cannot read (${(e as Error).message})`); }
+  try {
+    const v = JSON.parse(text);
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
+    return v;
+  } catch (e) {
+    throw new Error(`${path}: invalid JSON (${(e as Error).message})`);
+  }
+}
+
+function readWeightFile(path: string): Map<string, Tensor> {
+  return path.endsWith('.safetensors') ? readSafetensors(path).tensors : readTorchCheckpoint(path).tensors;
+}
+
+/**
+ * Reads the weights of a model folder as a name -> tensor map, from the first layout of {@link WEIGHT_FILES}
+ * present (limited to one format by `format`). Sharded layouts read each shard named by the index's `weight_map`
+ * (shard names must be plain file names inside `dir`).
+ * @throws Error when no weight file exists, a shard is missing, or a key the index lists is absent from its shard.
+ */
+export function readPretrainedWeights(dir: string, format: 'auto' | 'safetensors' | 'bin' = 'auto'):
+  { tensors: Map<string, Tensor>; files: string[]; format: 'safetensors' | 'bin' } {
+  const candidates = WEIGHT_FILES.filter((f) => format === 'auto' || (format === 'bin') === f.startsWith('pytorch_model'));
+  const found = candidates.find((f) => existsSync(join(dir, f)));
+  if (!found) throw new Error(`${dir}: no weights found (looked for ${candidates.join(', ')})`);
+  const fmt = found.startsWith('pytorch_model') ? 'bin' : 'safetensors';
+  const path = join(dir, found);
+  if (!found.endsWith('.index.json')) return { tensors: readWeightFile(path), files: [path], format: fmt };
+
+  const index = readJson(path);
+  const map = index.weight_map as Record<string, unknown> | undefined;
+  if (!map || typeof map !== 'object') throw new Error(`${path}: no 'weight_map' object`);
+  const byShard = new Map<string, string[]>();
+  for (const [key, shard] of Object.entries(map)) {
+    if (typeof shard !== 'string' || shard !== basename(shard) || shard === '.' || shard === '..') {
+      throw new Error(`${path}: key '${key}' maps to ${JSON.stringify(shard)}, not a file name in the folder`);
+    }
+    if (!byShard.has(shard)) byShard.set(shard, []);
+    byShard.get(shard)!.push(key);
+  }
+  const tensors = new Map<string, Tensor>(), files: string[] = [];
+  for (const [shard, keys] of byShard) {
+    const sp = join(dir, shard);
+    if (!existsSync(sp)) throw new Error(`${path}: shard '${shard}' is missing`);
+    const t = readWeightFile(sp);
+    files.push(sp);
+    for (const k of keys) if (!t.has(k)) throw new Error(`${sp}: key '${k}' listed in ${basename(path)} is absent`);
+    for (const [k, v] of t) tensors.set(k, v);
+  }
+  return { tensors, files, format: fmt };
+}
+
+/** True when config.json describes MosaicBERT (ALiBi field, or auto_map into the reference's bert_layers). */
+function isMosaicConfig(raw: Record<string, unknown>): boolean {
+  if (raw.alibi_starting_size !== undefined) return true;
+  const am = raw.auto_map;
+  return !!am && typeof am === 'object' && Object.values(am).some((v) => typeof v === 'string' && /bert_layers\./.test(v));
+}
+
+function headFromArchitectures(raw: Record<string, unknown>): HeadKind | undefined {
+  const arch = raw.architectures;
+  if (!Array.isArray(arch)) return undefined;
+  if (arch.some((a) => typeof a === 'string' && a.endsWith('ForSequenceClassification'))) return 'classification';
+  if (arch.some((a) => typeof a === 'string' && (a.endsWith('ForMaskedLM') || a.endsWith('ForPreTraining')))) return 'mlm';
+  return undefined;
+}
+
+function sameData(a: Tensor, b: Tensor): boolean {
+  if (a.data.length !== b.data.length) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
+}
+
+/**
+ * Builds a model from a Hugging Face folder and reports what was loaded. config.json must describe MosaicBERT
+ * (`alibi_starting_size`, or `auto_map` into `bert_layers`, or fused `Wqkv` weights); a classic BERT checkpoint
+ * (`model_type: bert` with separate query/key/value) is rejected. Composer's `model.` key prefix is stripped; the
+ * tied decoder weight may be stored or not. Missing and unexpected keys are listed by name: warned about, or
+ * thrown with `strict: true`. Parameters the checkpoint lacks are randomly initialised (reference init).
+ * @throws Error naming the file and the problem (no weights, wrong shapes, unsupported model, strict failures).
+ */
+export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): { model: PretrainedModel; info: PretrainedInfo } {
+  const warn = opts.warn ?? ((m: string) => console.warn(`mosaicbert: ${m}`));
+  const cfgPath = join(dir, 'config.json');
+  if (!existsSync(cfgPath)) throw new Error(`${dir}: no config.json (not a Hugging Face model folder)`);
+  const raw = readJson(cfgPath);
+  if (raw.model_type !== undefined && !['bert', 'mosaic_bert', 'mosaicbert'].includes(String(raw.model_type))) {
+    throw new Error(`${cfgPath}: model_type '${String(raw.model_type)}' is not supported (MosaicBERT only)`);
+  }
+  const { tensors: sd0, files, format } = readPretrainedWeights(dir, opts.format ?? 'auto');
+  const src = files.length === 1 ? files[0] : dir;
+  const sd = new Map<string, Tensor>();
+  for (const [k, v] of sd0) sd.set(k.startsWith('model.') ? k.slice(6) : k, v);
+  const keys = [...sd.keys()];
+
+  // Architecture: MosaicBERT versus classic BERT.
+  const hasWqkv = keys.some((k) => /\.attention\.self\.Wqkv\./.test(k));
+  const classicKeys = keys.some((k) => /\.attention\.self\.(query|key|value)\.|embeddings\.position_embeddings\./.test(k));
+  if ((classicKeys && !hasWqkv) || (!isMosaicConfig(raw) && !hasWqkv)) {
+    throw new Error(`${dir}: this is a classic BERT checkpoint (model_type 'bert' with separate query/key/value ` +
+      'and position embeddings); classic BERT is not supported yet, only MosaicBERT (fused Wqkv, ALiBi)');
+  }
+
+  const head: HeadKind = opts.head ?? headFromArchitectures(raw) ??
+    (keys.some((k) => k.startsWith('classifier.')) ? 'classification' : 'mlm');
+  const over: Record<string, unknown> = { ...raw, ...(opts.config ?? {}) };
+  if (opts.numLabels !== undefined) over.num_labels = opts.numLabels;
+  else if (head === 'classification' && raw.num_labels === undefined && raw.id2label === undefined && sd.has('classifier.weight')) {
+    over.num_labels = sd.get('classifier.weight')!.shape[0];
+  }
+  const config = configFromDict(over, cfgPath);
+
+  // Tied decoder: the model uses the word embeddings; a stored copy must agree.
+  let decoder: PretrainedInfo['decoder'] = 'absent';
+  const dec = sd.get(TIED_DECODER_KEY), emb = sd.get(WORD_EMBEDDINGS_KEY);
+  if (dec && emb) {
+    decoder = dec.data === emb.data || (dec.data.buffer === emb.data.buffer && dec.data.byteOffset === emb.data.byteOffset)
+      ? 'shared' : sameData(dec, emb) ? 'equal' : 'different';
+    if (decoder === 'different') {
+      const msg = `${src}: '${TIED_DECODER_KEY}' differs from '${WORD_EMBEDDINGS_KEY}'; MosaicBERT ties them, so the ` +
+        'word embeddings are used for both';
+      if (opts.strict) throw new Error(msg);
+      warn(msg);
+    }
+  }
+
+  // Parameters the checkpoint lacks are initialised randomly; otherwise skip the (costly) init.
+  const present = (n: string) => sd.has(n) || (n === WORD_EMBEDDINGS_KEY && sd.has(TIED_DECODER_KEY));
+  const needInit = paramShapes(config, head).some(([n]) => !present(n));
+  const mopts = { kernels: opts.kernels, noInit: !needInit, initSeed: opts.initSeed };
+  const model: PretrainedModel = head === 'mlm'
+    ? new MosaicBertForMaskedLM(config, mopts) : new MosaicBertForSequenceClassification(config, mopts);
+  const rep = model.loadStateDict(sd, src);
+  const unexpected = [...rep.unexpected];
+  if (head === 'classification' && sd.has(TIED_DECODER_KEY)) unexpected.push(TIED_DECODER_KEY);
+  const problems: string[] = [];
+  if (rep.missing.length) problems.push(`missing keys (randomly initialised): ${rep.missing.join(', ')}`);
+  if (unexpected.length) problems.push(`unexpected keys (ignored): ${unexpected.join(', ')}`);
+  if (problems.length) {
+    const msg = `${src}: ${problems.join('; ')}`;
+    if (opts.strict) throw new Error(msg);
+    warn(msg);
+  }
+  return { model, info: { config, head, format, files, missing: rep.missing, unexpected, decoder } };
+}
+
+/**
+ * Builds a MosaicBERT model from a Hugging Face model folder (see {@link loadPretrained} for the rules).
+ * @returns MosaicBertForMaskedLM or MosaicBertForSequenceClassification, per `opts.head` or `architectures`.
+ */
+export function fromPretrained(dir: string, opts: FromPretrainedOptions & { head: 'mlm' }): MosaicBertForMaskedLM;
+export function fromPretrained(dir: string, opts: FromPretrainedOptions & { head: 'classification' }): MosaicBertForSequenceClassification;
+export function fromPretrained(dir: string, opts?: FromPretrainedOptions): PretrainedModel;
+export function fromPretrained(dir: string, opts: FromPretrainedOptions = {}): PretrainedModel {
+  return loadPretrained(dir, opts).model;
+}
+
+const DEFAULT_AUTO_MAP: Record<HeadKind, Record<string, string>> = {
+  mlm: { AutoConfig: 'configuration_bert.BertConfig', AutoModelForMaskedLM: 'bert_layers.BertForMaskedLM' },
+  classification: {
+    AutoConfig: 'configuration_bert.BertConfig', AutoModelForMaskedLM: 'bert_layers.BertForMaskedLM',
+    AutoModelForSequenceClassification: 'bert_layers.BertForSequenceClassification',
+  },
+};
+
+/**
+ * config.json contents in the shape of the HF `mosaicml/mosaic-bert-base` files (the reference's
+ * `to_hf_config_dict`, plus `auto_map`; classification adds `id2label` / `label2id` and `problem_type` if set).
+ */
+export function hfConfigDict(config: MosaicBertConfig, head: HeadKind): Record<string, unknown> {
+  const d: Record<string, unknown> = {
+    architectures: [head === 'mlm' ? 'BertForMaskedLM' : 'BertForSequenceClassification'],
+    model_type: 'bert',
+    alibi_starting_size: config.alibi_starting_size,
+    auto_map: { ...DEFAULT_AUTO_MAP[head], ...(config.auto_map ?? {}) },
+    attention_probs_dropout_prob: config.attention_probs_dropout_prob,
+    classifier_dropout: config.classifier_dropout,
+    hidden_act: config.hidden_act,
+    hidden_dropout_prob: config.hidden_dropout_prob,
+    hidden_size: config.hidden_size,
+    initializer_range: config.initializer_range,
+    intermediate_size: config.intermediate_size,
+    layer_norm_eps: config.layer_norm_eps,
+    max_position_embeddings: config.max_position_embeddings,
+    num_attention_heads: config.num_attention_heads,
+    num_hidden_layers: config.num_hidden_layers,
+    pad_token_id: config.pad_token_id,
+    position_embedding_type: 'absolute',
+    torch_dtype: 'float32',
+    type_vocab_size: config.type_vocab_size,
+    vocab_size: config.vocab_size,
+  };
+  if (head === 'classification') {
+    const n = config.num_labels;
+    const id2label = config.id2label && Object.keys(config.id2label).length === n
+      ? config.id2label : Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), `LABEL_${i}`]));
+    d.id2label = id2label;
+    d.label2id = config.label2id && Object.keys(config.label2id).length === n
+      ? config.label2id : Object.fromEntries(Object.entries(id2label).map(([i, l]) => [l, Number(i)]));
+    d.num_labels = n;
+    if (config.problem_type) d.problem_type = config.problem_type;
+  }
+  return d;
+}
+
+/** Writes `data` to `path` atomically (temporary file in the same folder, fsync, rename). */
+function writeAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  const fd = openSync(tmp, 'r');
+  try { fsyncSync(fd); } finally { closeSync(fd); }
+  renameSync(tmp, path);
+}
+
+export interface SavePretrainedOptions {
+  /**
+   * Folder with the tokenizer files to copy (vocab.txt required; tokenizer_config.json, special_tokens_map.json,
+   * tokenizer.json if present). Default: the packaged bert-base-uncased vocab with generated configs.
+   */
+  tokenizerDir?: string;
+  /** Write tokenizer files at all (default true). */
+  tokenizer?: boolean;
+}
+
+const SPECIAL_TOKENS_MAP = {
+  unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]',
+};
+
+/**
+ * Saves `model` as a Hugging Face folder: `model.safetensors` (fp32, reference key names, tied decoder key
+ * omitted as HF does, `__metadata__` {format: 'pt'}), `config.json` ({@link hfConfigDict}) and the tokenizer files.
+ * Each file is written atomically; the weights go first so a reader never sees a config without its weights.
+ * @returns the paths written.
+ */
+export function savePretrained(model: PretrainedModel, dir: string, opts: SavePretrainedOptions = {}): string[] {
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  const wpath = join(dir, 'model.safetensors');
+  writeSafetensors(wpath, stateDict(model.params), { format: 'pt' });
+  written.push(wpath);
+  const cpath = join(dir, 'config.json');
+  writeAtomic(cpath, JSON.stringify(hfConfigDict(model.config, model.head), null, 2) + '\n');
+  written.push(cpath);
+  if (opts.tokenizer === false) return written;
+  const copied = new Set<string>();
+  const copy = (from: string, name: string) => {
+    const to = join(dir, name), tmp = `${to}.tmp-${process.pid}`;
+    copyFileSync(from, tmp);
+    renameSync(tmp, to);
+    written.push(to);
+    copied.add(name);
+  };
+  if (opts.tokenizerDir) {
+    const vocab = join(opts.tokenizerDir, 'vocab.txt');
+    if (!existsSync(vocab)) throw new Error(`${opts.tokenizerDir}: no vocab.txt to copy`);
+    copy(vocab, 'vocab.txt');
+    for (const f of ['tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json']) {
+      if (existsSync(join(opts.tokenizerDir, f))) copy(join(opts.tokenizerDir, f), f);
+    }
+  } else {
+    copy(bertBaseUncasedVocabPath(), 'vocab.txt');
+  }
+  const generated: Record<string, unknown> = {
+    'tokenizer_config.json': {
+      do_lower_case: true, model_max_length: 512, tokenizer_class: 'BertTokenizer', strip_accents: null,
+      tokenize_chinese_chars: true, ...SPECIAL_TOKENS_MAP,
+    },
+    'special_tokens_map.json': SPECIAL_TOKENS_MAP,
+  };
+  for (const [name, content] of Object.entries(generated)) {
+    if (copied.has(name)) continue;
+    const p = join(dir, name);
+    writeAtomic(p, JSON.stringify(content, null, 2) + '\n');
+    written.push(p);
+  }
+  return written;
+}

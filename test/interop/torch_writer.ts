@@ -1,0 +1,110 @@
+/**
+ * Test-only writers: a pickle opcode builder, a zip writer (stored or deflated entries) and a `torch.save`-style
+ * zip checkpoint writer for F32 / I32 tensors with arbitrary views. They let the tests craft checkpoints (strided
+ * views, shards, malicious pickles) without Python.
+ */
+import { crc32, deflateRawSync } from 'node:zlib';
+import type { Tensor } from '../../src/io/safetensors.js';
+
+/** Emits pickle opcodes (protocol 2 plus SHORT_BINUNICODE / STACK_GLOBAL where asked). */
+export class PickleBuilder {
+  private bytes: number[] = [];
+
+  raw(...b: number[]): this { this.bytes.push(...b); return this; }
+  proto(v = 2): this { return this.raw(0x80, v); }
+  mark(): this { return this.raw(0x28); }
+  stop(): this { return this.raw(0x2e); }
+  global(module: string, name: string): this {
+    return this.raw(0x63, ...Buffer.from(`${module}\n${name}\n`, 'latin1'));
+  }
+  stackGlobal(module: string, name: string): this { return this.str(module).str(name).raw(0x93); }
+  str(s: string): this {
+    const b = Buffer.from(s, 'utf8');
+    const n = Buffer.alloc(4); n.writeUInt32LE(b.length);
+    return this.raw(0x58, ...n, ...b);
+  }
+  int(v: number): this {
+    const n = Buffer.alloc(4); n.writeInt32LE(v);
+    return this.raw(0x4a, ...n);
+  }
+  tuple(): this { return this.raw(0x74); }
+  emptyTuple(): this { return this.raw(0x29); }
+  tuple1(): this { return this.raw(0x85); }
+  reduce(): this { return this.raw(0x52); }
+  binpersid(): this { return this.raw(0x51); }
+  setitems(): this { return this.raw(0x75); }
+  newfalse(): this { return this.raw(0x89); }
+  binput(i: number): this { return this.raw(0x71, i); }
+  binget(i: number): this { return this.raw(0x68, i); }
+  ints(vals: number[]): this { this.mark(); for (const v of vals) this.int(v); return this.tuple(); }
+  build(): Uint8Array { return Uint8Array.from(this.bytes); }
+}
+
+/** A zip archive of the given entries (stored, or deflated when `deflate`), with correct CRCs. */
+export function writeZip(entries: Array<{ name: string; data: Uint8Array; deflate?: boolean }>): Uint8Array {
+  const parts: Buffer[] = [], central: Buffer[] = [];
+  let off = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name, 'utf8');
+    const body = e.deflate ? deflateRawSync(e.data) : Buffer.from(e.data);
+    const crc = crc32(e.data);
+    const loc = Buffer.alloc(30);
+    loc.writeUInt32LE(0x04034b50, 0); loc.writeUInt16LE(20, 4); loc.writeUInt16LE(e.deflate ? 8 : 0, 8);
+    loc.writeUInt32LE(crc, 14); loc.writeUInt32LE(body.length, 18); loc.writeUInt32LE(e.data.length, 22);
+    loc.writeUInt16LE(name.length, 26);
+    const cen = Buffer.alloc(46);
+    cen.writeUInt32LE(0x02014b50, 0); cen.writeUInt16LE(20, 4); cen.writeUInt16LE(20, 6);
+    cen.writeUInt16LE(e.deflate ? 8 : 0, 10); cen.writeUInt32LE(crc, 16); cen.writeUInt32LE(body.length, 20);
+    cen.writeUInt32LE(e.data.length, 24); cen.writeUInt16LE(name.length, 28); cen.writeUInt32LE(off, 42);
+    parts.push(loc, name, body);
+    central.push(cen, name);
+    off += 30 + name.length + body.length;
+  }
+  const cd = Buffer.concat(central);
+  const eocd = Buffer.alloc(22);
+  eocd.writeUInt32LE(0x06054b50, 0); eocd.writeUInt16LE(entries.length, 8); eocd.writeUInt16LE(entries.length, 10);
+  eocd.writeUInt32LE(cd.length, 12); eocd.writeUInt32LE(off, 16);
+  return new Uint8Array(Buffer.concat([...parts, cd, eocd]));
+}
+
+/** A tensor entry for {@link writeTorchZip}: a view of storage `storage` (by index). */
+export interface ViewSpec { key: string; storage: number; offset: number; shape: number[]; stride: number[] }
+
+/**
+ * A torch.save-style zip checkpoint: an OrderedDict of `_rebuild_tensor_v2` views over the given storages
+ * (Float32Array -> FloatStorage, Int32Array -> IntStorage, BigInt64Array -> LongStorage, Uint16Array -> `u16Type`).
+ */
+export function writeTorchZip(storages: Array<Float32Array | Int32Array | BigInt64Array | Uint16Array>, views: ViewSpec[],
+  opts: { archive?: string; deflate?: boolean; u16Type?: 'HalfStorage' | 'BFloat16Storage' } = {}): Uint8Array {
+  const p = new PickleBuilder().proto(2).global('collections', 'OrderedDict').emptyTuple().reduce().mark();
+  for (const v of views) {
+    const s = storages[v.storage];
+    const type = s instanceof Float32Array ? 'FloatStorage' : s instanceof Int32Array ? 'IntStorage'
+      : s instanceof BigInt64Array ? 'LongStorage' : (opts.u16Type ?? 'HalfStorage');
+    p.str(v.key).global('torch._utils', '_rebuild_tensor_v2').mark()
+      .mark().str('storage').global('torch', type).str(String(v.storage)).str('cpu').int(s.length).tuple().binpersid()
+      .int(v.offset).ints(v.shape).ints(v.stride).newfalse()
+      .global('collections', 'OrderedDict').emptyTuple().reduce()
+      .tuple().reduce();
+  }
+  p.setitems().stop();
+  const a = opts.archive ?? 'archive';
+  return writeZip([
+    { name: `${a}/data.pkl`, data: p.build(), deflate: opts.deflate },
+    ...storages.map((s, i) => ({ name: `${a}/data/${i}`, data: new Uint8Array(s.buffer, s.byteOffset, s.byteLength), deflate: opts.deflate })),
+    { name: `${a}/version`, data: Buffer.from('3\n') },
+  ]);
+}
+
+/** A contiguous torch.save-style checkpoint of F32 / I32 tensors (one storage each). */
+export function writeTorchStateDict(tensors: Map<string, Tensor>): Uint8Array {
+  const storages: Array<Float32Array | Int32Array> = [], views: ViewSpec[] = [];
+  for (const [key, t] of tensors) {
+    const stride: number[] = [];
+    let s = 1;
+    for (let d = t.shape.length - 1; d >= 0; d--) { stride.unshift(s); s *= t.shape[d]; }
+    views.push({ key, storage: storages.length, offset: 0, shape: t.shape, stride });
+    storages.push(t.data.slice());
+  }
+  return writeTorchZip(storages, views);
+}
