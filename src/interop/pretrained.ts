@@ -17,9 +17,20 @@ import { MosaicBertForSequenceClassification } from '../model/classification.js'
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { readTorchCheckpoint } from '../io/torch_pickle.js';
 import { bertBaseUncasedVocabPath } from '../tokenizer/vocab-path.js';
+import { bertConfigFromDict, hfBertConfigDict, type BertConfig } from '../model/bert/config.js';
+import { bertParamShapes } from '../model/bert/params.js';
+import { BertBase, normalizeBertStateDict } from '../model/bert/base.js';
+import { BertForMaskedLM } from '../model/bert/mlm.js';
+import { BertForSequenceClassification } from '../model/bert/classification.js';
 
-/** A model that {@link fromPretrained} can build. */
+/** A MosaicBERT model that {@link fromPretrained} can build. */
 export type PretrainedModel = MosaicBertForMaskedLM | MosaicBertForSequenceClassification;
+
+/** A classic-BERT model that {@link fromPretrained} can build (`modelType === 'bert'`). */
+export type ClassicBertModel = BertForMaskedLM | BertForSequenceClassification;
+
+/** Any model {@link fromPretrained} can build: MosaicBERT or classic BERT (tell them apart with `instanceof`). */
+export type AnyPretrainedModel = PretrainedModel | ClassicBertModel;
 
 /** Weight file layouts, in the order {@link fromPretrained} looks for them. */
 export const WEIGHT_FILES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin',
@@ -45,7 +56,10 @@ export interface FromPretrainedOptions {
 
 /** What {@link loadPretrained} found besides the model. */
 export interface PretrainedInfo {
-  config: MosaicBertConfig;
+  /** MosaicBERT or classic-BERT config, per `modelType`. */
+  config: MosaicBertConfig | BertConfig;
+  /** 'mosaicbert' (fused Wqkv, ALiBi, GeGLU) or 'bert' (classic HF BERT: query/key/value, position embeddings). */
+  modelType: 'mosaicbert' | 'bert';
   head: HeadKind;
   format: 'safetensors' | 'bin';
   /** The weight files read, in order. */
@@ -135,34 +149,34 @@ function sameData(a: Tensor, b: Tensor): boolean {
 }
 
 /**
- * Builds a model from a Hugging Face folder and reports what was loaded. config.json must describe MosaicBERT
- * (`alibi_starting_size`, or `auto_map` into `bert_layers`, or fused `Wqkv` weights); a classic BERT checkpoint
- * (`model_type: bert` with separate query/key/value) is rejected. Composer's `model.` key prefix is stripped; the
+ * Builds a model from a Hugging Face folder and reports what was loaded. The model type is dispatched on: MosaicBERT
+ * when config.json says so (`alibi_starting_size`, or `auto_map` into `bert_layers`) or the weights have fused
+ * `Wqkv`; otherwise (`model_type: bert` config, or separate query/key/value and position-embedding keys) classic
+ * BERT ({@link BertForMaskedLM} / {@link BertForSequenceClassification}; TF-era `LayerNorm.gamma/beta` names and
+ * `cls.predictions.decoder.bias` are accepted, `position_ids` buffers dropped). Composer's `model.` key prefix is stripped; the
  * tied decoder weight may be stored or not. Missing and unexpected keys are listed by name: warned about, or
  * thrown with `strict: true`. Parameters the checkpoint lacks are randomly initialised (reference init).
  * @throws Error naming the file and the problem (no weights, wrong shapes, unsupported model, strict failures).
  */
-export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): { model: PretrainedModel; info: PretrainedInfo } {
+export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): { model: AnyPretrainedModel; info: PretrainedInfo } {
   const warn = opts.warn ?? ((m: string) => console.warn(`mosaicbert: ${m}`));
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(cfgPath)) throw new Error(`${dir}: no config.json (not a Hugging Face model folder)`);
   const raw = readJson(cfgPath);
   if (raw.model_type !== undefined && !['bert', 'mosaic_bert', 'mosaicbert'].includes(String(raw.model_type))) {
-    throw new Error(`${cfgPath}: model_type '${String(raw.model_type)}' is not supported (MosaicBERT only)`);
+    throw new Error(`${cfgPath}: model_type '${String(raw.model_type)}' is not supported (MosaicBERT and classic BERT only)`);
   }
   const { tensors: sd0, files, format } = readPretrainedWeights(dir, opts.format ?? 'auto');
   const src = files.length === 1 ? files[0] : dir;
-  const sd = new Map<string, Tensor>();
+  let sd = new Map<string, Tensor>();
   for (const [k, v] of sd0) sd.set(k.startsWith('model.') ? k.slice(6) : k, v);
   const keys = [...sd.keys()];
 
   // Architecture: MosaicBERT versus classic BERT.
   const hasWqkv = keys.some((k) => /\.attention\.self\.Wqkv\./.test(k));
   const classicKeys = keys.some((k) => /\.attention\.self\.(query|key|value)\.|embeddings\.position_embeddings\./.test(k));
-  if ((classicKeys && !hasWqkv) || (!isMosaicConfig(raw) && !hasWqkv)) {
-    throw new Error(`${dir}: this is a classic BERT checkpoint (model_type 'bert' with separate query/key/value ` +
-      'and position embeddings); classic BERT is not supported yet, only MosaicBERT (fused Wqkv, ALiBi)');
-  }
+  const classic = (classicKeys && !hasWqkv) || (!isMosaicConfig(raw) && !hasWqkv);
+  if (classic) sd = normalizeBertStateDict(sd);
 
   const head: HeadKind = opts.head ?? headFromArchitectures(raw) ??
     (keys.some((k) => k.startsWith('classifier.')) ? 'classification' : 'mlm');
@@ -171,7 +185,7 @@ export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): {
   else if (head === 'classification' && raw.num_labels === undefined && raw.id2label === undefined && sd.has('classifier.weight')) {
     over.num_labels = sd.get('classifier.weight')!.shape[0];
   }
-  const config = configFromDict(over, cfgPath);
+  const config = classic ? bertConfigFromDict(over, cfgPath) : configFromDict(over, cfgPath);
 
   // Tied decoder: the model uses the word embeddings; a stored copy must agree.
   let decoder: PretrainedInfo['decoder'] = 'absent';
@@ -180,7 +194,7 @@ export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): {
     decoder = dec.data === emb.data || (dec.data.buffer === emb.data.buffer && dec.data.byteOffset === emb.data.byteOffset)
       ? 'shared' : sameData(dec, emb) ? 'equal' : 'different';
     if (decoder === 'different') {
-      const msg = `${src}: '${TIED_DECODER_KEY}' differs from '${WORD_EMBEDDINGS_KEY}'; MosaicBERT ties them, so the ` +
+      const msg = `${src}: '${TIED_DECODER_KEY}' differs from '${WORD_EMBEDDINGS_KEY}'; ${classic ? 'BERT' : 'MosaicBERT'} ties them, so the ` +
         'word embeddings are used for both';
       if (opts.strict) throw new Error(msg);
       warn(msg);
@@ -189,10 +203,17 @@ export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): {
 
   // Parameters the checkpoint lacks are initialised randomly; otherwise skip the (costly) init.
   const present = (n: string) => sd.has(n) || (n === WORD_EMBEDDINGS_KEY && sd.has(TIED_DECODER_KEY));
-  const needInit = paramShapes(config, head).some(([n]) => !present(n));
+  const shapes = classic ? bertParamShapes(config as BertConfig, head) : paramShapes(config as MosaicBertConfig, head);
+  const needInit = shapes.some(([n]) => !present(n));
   const mopts = { kernels: opts.kernels, noInit: !needInit, initSeed: opts.initSeed };
-  const model: PretrainedModel = head === 'mlm'
-    ? new MosaicBertForMaskedLM(config, mopts) : new MosaicBertForSequenceClassification(config, mopts);
+  let model: AnyPretrainedModel;
+  if (classic) {
+    const c = config as BertConfig;
+    model = head === 'mlm' ? new BertForMaskedLM(c, mopts) : new BertForSequenceClassification(c, mopts);
+  } else {
+    const c = config as MosaicBertConfig;
+    model = head === 'mlm' ? new MosaicBertForMaskedLM(c, mopts) : new MosaicBertForSequenceClassification(c, mopts);
+  }
   const rep = model.loadStateDict(sd, src);
   const unexpected = [...rep.unexpected];
   if (head === 'classification' && sd.has(TIED_DECODER_KEY)) unexpected.push(TIED_DECODER_KEY);
@@ -204,17 +225,23 @@ export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): {
     if (opts.strict) throw new Error(msg);
     warn(msg);
   }
-  return { model, info: { config, head, format, files, missing: rep.missing, unexpected, decoder } };
+  return {
+    model,
+    info: { config, modelType: classic ? 'bert' : 'mosaicbert', head, format, files, missing: rep.missing, unexpected, decoder },
+  };
 }
 
 /**
- * Builds a MosaicBERT model from a Hugging Face model folder (see {@link loadPretrained} for the rules).
- * @returns MosaicBertForMaskedLM or MosaicBertForSequenceClassification, per `opts.head` or `architectures`.
+ * Builds a MosaicBERT or classic-BERT model from a Hugging Face model folder (see {@link loadPretrained} for the
+ * rules).
+ * @returns MosaicBertForMaskedLM / MosaicBertForSequenceClassification, or BertForMaskedLM /
+ *   BertForSequenceClassification for a classic BERT folder, per `opts.head` or `architectures`.
  */
-export function fromPretrained(dir: string, opts: FromPretrainedOptions & { head: 'mlm' }): MosaicBertForMaskedLM;
-export function fromPretrained(dir: string, opts: FromPretrainedOptions & { head: 'classification' }): MosaicBertForSequenceClassification;
-export function fromPretrained(dir: string, opts?: FromPretrainedOptions): PretrainedModel;
-export function fromPretrained(dir: string, opts: FromPretrainedOptions = {}): PretrainedModel {
+export function fromPretrained(dir: string, opts: FromPretrainedOptions & { head: 'mlm' }): MosaicBertForMaskedLM | BertForMaskedLM;
+export function fromPretrained(dir: string, opts: FromPretrainedOptions & { head: 'classification' }):
+  MosaicBertForSequenceClassification | BertForSequenceClassification;
+export function fromPretrained(dir: string, opts?: FromPretrainedOptions): AnyPretrainedModel;
+export function fromPretrained(dir: string, opts: FromPretrainedOptions = {}): AnyPretrainedModel {
   return loadPretrained(dir, opts).model;
 }
 
@@ -291,18 +318,21 @@ const SPECIAL_TOKENS_MAP = {
 
 /**
  * Saves `model` as a Hugging Face folder: `model.safetensors` (fp32, reference key names, tied decoder key
- * omitted as HF does, `__metadata__` {format: 'pt'}), `config.json` ({@link hfConfigDict}) and the tokenizer files.
+ * omitted as HF does, `__metadata__` {format: 'pt'}), `config.json` ({@link hfConfigDict}; for classic BERT
+ * {@link hfBertConfigDict}, HF key names with `query/key/value` separate) and the tokenizer files.
  * Each file is written atomically; the weights go first so a reader never sees a config without its weights.
  * @returns the paths written.
  */
-export function savePretrained(model: PretrainedModel, dir: string, opts: SavePretrainedOptions = {}): string[] {
+export function savePretrained(model: AnyPretrainedModel, dir: string, opts: SavePretrainedOptions = {}): string[] {
   mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   const wpath = join(dir, 'model.safetensors');
   writeSafetensors(wpath, stateDict(model.params), { format: 'pt' });
   written.push(wpath);
   const cpath = join(dir, 'config.json');
-  writeAtomic(cpath, JSON.stringify(hfConfigDict(model.config, model.head), null, 2) + '\n');
+  const cfgDict = model instanceof BertBase ? hfBertConfigDict(model.config, model.head)
+    : hfConfigDict(model.config, model.head);
+  writeAtomic(cpath, JSON.stringify(cfgDict, null, 2) + '\n');
   written.push(cpath);
   if (opts.tokenizer === false) return written;
   const copied = new Set<string>();

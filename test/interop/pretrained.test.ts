@@ -1,7 +1,7 @@
 /**
  * Hugging Face folders: every fixture loads from pytorch_model.bin and from model.safetensors to identical
  * parameters that reproduce the fixture's masked logits and loss; sharded indexes (safetensors and .bin);
- * Composer prefixes, missing / unexpected keys, the tied decoder, classic-BERT rejection; classification heads;
+ * Composer prefixes, missing / unexpected keys, the tied decoder, classic-BERT dispatch; classification heads;
  * savePretrained -> fromPretrained round trips; and the PyTorch reference reading our saved folder (when
  * /usr/bin/python3 has torch).
  */
@@ -18,6 +18,7 @@ import { readTorchStateDict } from '../../src/io/torch_pickle.js';
 import { MosaicBertForMaskedLM } from '../../src/model/mlm.js';
 import { MosaicBertForSequenceClassification } from '../../src/model/classification.js';
 import { configFromDict } from '../../src/model/config.js';
+import { BertForMaskedLM } from '../../src/model/bert/mlm.js';
 import { assertClose, randint, rng, sharedDir } from '../helpers.js';
 import { writeTorchStateDict } from './torch_writer.js';
 
@@ -183,23 +184,32 @@ test('a stored decoder that differs from the word embeddings is reported (tied m
   }
 });
 
-test('classic BERT (model_type bert, query/key/value, position embeddings) is rejected clearly', () => {
+test('classic BERT (model_type bert, query/key/value, position embeddings) loads as BertForMaskedLM', () => {
   const d = tmp('classic');
   try {
     writeFileSync(join(d, 'config.json'), JSON.stringify({
       architectures: ['BertForMaskedLM'], model_type: 'bert', hidden_size: 8, num_attention_heads: 2,
       num_hidden_layers: 1, intermediate_size: 16, vocab_size: 16,
     }));
-    const t = (shape: number[]) => ({ dtype: 'F32' as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+    const t = (shape: number[]) => ({ dtype: 'F32' as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.25) });
     writeSafetensors(join(d, 'model.safetensors'), new Map([
       ['bert.embeddings.position_embeddings.weight', t([512, 8])],
       ['bert.encoder.layer.0.attention.self.query.weight', t([8, 8])],
       ['bert.encoder.layer.0.attention.self.key.weight', t([8, 8])],
     ]));
-    assert.throws(() => fromPretrained(d), /classic BERT is not supported yet/);
+    const warnings: string[] = [];
+    const r = loadPretrained(d, { warn: (w) => warnings.push(w) });
+    assert.equal(r.info.modelType, 'bert');
+    assert.ok(r.model instanceof BertForMaskedLM);
+    assert.equal(r.info.config.max_position_embeddings, 512);
+    assert.ok(r.model.params.get('bert.encoder.layer.0.attention.self.key.weight').every((v) => v === 0.25));
+    assert.ok(r.info.missing.includes('bert.encoder.layer.0.attention.self.value.weight'));
+    assert.match(warnings.join('\n'), /missing keys \(randomly initialised\)/);
+    assert.throws(() => fromPretrained(d, { strict: true }), /missing keys/);
     // Even with a MosaicBERT-looking config, separate q/k/v weights are classic BERT.
-    writeFileSync(join(d, 'config.json'), JSON.stringify({ model_type: 'bert', alibi_starting_size: 512 }));
-    assert.throws(() => fromPretrained(d), /classic BERT is not supported yet/);
+    writeFileSync(join(d, 'config.json'), JSON.stringify({ model_type: 'bert', alibi_starting_size: 512, hidden_size: 8,
+      num_attention_heads: 2, num_hidden_layers: 1, intermediate_size: 16, vocab_size: 16 }));
+    assert.ok(fromPretrained(d, quiet) instanceof BertForMaskedLM);
     writeFileSync(join(d, 'config.json'), JSON.stringify({ model_type: 'roberta' }));
     assert.throws(() => fromPretrained(d), /model_type 'roberta' is not supported/);
   } finally {
