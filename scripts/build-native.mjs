@@ -3,7 +3,7 @@
 // `--incremental` runs `node-gyp build` (make) when the build folder is configured, else a full rebuild.
 // Builds are serialised with a lock file so that parallel invocations do not trample each other.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, unlinkSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, unlinkSync, statSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,7 +14,13 @@ const args = [];
 if (existsSync(headers)) args.push(`--nodedir=${prefix}`);
 else console.warn(`mosaicbert: no Node headers at ${headers}; node-gyp will use its own (may need the network)`);
 
-const incremental = process.argv.includes('--incremental') && existsSync(join(root, 'build', 'Makefile'));
+// node-gyp fixes the source list at configure time: an incremental build is only valid while it is unchanged.
+const listSources = () => ['avx2', 'portable'].map((k) => spawnSync(process.execPath,
+  [join(root, 'scripts', 'list-sources.mjs'), k], { encoding: 'utf8' }).stdout.trim()).join('\n');
+const stamp = join(root, 'build', '.sources');
+const sources = listSources();
+const incremental = process.argv.includes('--incremental') && existsSync(join(root, 'build', 'Makefile')) &&
+  existsSync(stamp) && readFileSync(stamp, 'utf8') === sources;
 const cmd = incremental ? ['build', ...args] : ['rebuild', ...args];
 
 // A crude inter-process lock (O_EXCL file); stale after 15 minutes.
@@ -35,6 +41,7 @@ try {
     ? spawnSync(process.execPath, [localGyp, ...cmd], { cwd: root, stdio: 'inherit' })
     : spawnSync('node-gyp', cmd, { cwd: root, stdio: 'inherit', shell: true });
   status = r.status ?? 1;
+  if (status === 0) writeFileSync(stamp, sources);
 } finally {
   try { unlinkSync(lock); } catch { /* ignore */ }
 }

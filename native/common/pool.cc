@@ -41,6 +41,11 @@ class Pool {
     start(n);
   }
 
+  // Job protocol. A worker joins the current job by incrementing `active_` and THEN checking that the job is still
+  // open (`open_`); the caller closes the job (open_ = false) once every task is done and THEN waits for active_ to
+  // drain. With sequentially consistent atomics either the worker sees the job closed and leaves, or the caller
+  // sees the worker active and waits for it, so no worker can still be inside a job when the next one resets the
+  // task counter.
   void run(int64_t ntasks, const std::function<void(int64_t, int)>& fn) {
     if (ntasks <= 0) return;
     if (t_in_task || nthreads_ == 1 || ntasks == 1) {
@@ -53,65 +58,74 @@ class Pool {
     std::lock_guard<std::mutex> run_guard(run_mu_);  // one parallel region at a time
     fn_ = &fn;
     ntasks_ = ntasks;
-    next_.store(0, std::memory_order_relaxed);
-    remaining_.store(ntasks, std::memory_order_relaxed);
+    next_.store(0);
+    remaining_.store(ntasks);
+    open_.store(true);
     {
       std::lock_guard<std::mutex> g(mu_);
-      generation_.fetch_add(1, std::memory_order_release);
+      generation_.fetch_add(1);
     }
     cv_.notify_all();
+    t_in_task = true;
     work(0);
-    while (remaining_.load(std::memory_order_acquire) != 0) MB_PAUSE();
+    t_in_task = false;
+    while (remaining_.load() != 0) MB_PAUSE();
+    open_.store(false);
+    while (active_.load() != 0) MB_PAUSE();
     fn_ = nullptr;
   }
 
  private:
   void start(int n) {
-    nthreads_ = n < 1 ? 1 : n;
-    quit_ = false;
-    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    nthreads_ = n < 1 ? 1 : (n > 256 ? 256 : n);
+    quit_.store(false);
+    // The generation a new worker has "seen" is read HERE, before the thread exists: a worker that only read it
+    // once running could miss a stop() issued before it was first scheduled and never wake (join would hang).
+    uint64_t g0 = generation_.load();
+    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i, g0] { loop(i, g0); });
   }
 
   void stop() {
     {
       std::lock_guard<std::mutex> g(mu_);
-      quit_ = true;
-      generation_.fetch_add(1, std::memory_order_release);
+      quit_.store(true);
+      generation_.fetch_add(1);
     }
     cv_.notify_all();
     for (auto& w : workers_) w.join();
     workers_.clear();
   }
 
+  // Takes tasks of the current job until none is left.
   void work(int thread) {
-    t_in_task = true;
     for (;;) {
-      int64_t t = next_.fetch_add(1, std::memory_order_relaxed);
+      int64_t t = next_.fetch_add(1);
       if (t >= ntasks_) break;
       (*fn_)(t, thread);
-      remaining_.fetch_sub(1, std::memory_order_acq_rel);
+      remaining_.fetch_sub(1);
     }
-    t_in_task = false;
   }
 
-  void loop(int thread) {
-    uint64_t seen = generation_.load(std::memory_order_acquire);
+  void loop(int thread, uint64_t seen) {
+    t_in_task = true;  // kernels called from a worker's task run serially
     for (;;) {
       // Spin briefly (kernels arrive back to back during a step), then sleep.
       uint64_t g = seen;
       for (int spin = 0; spin < 20000; ++spin) {
-        g = generation_.load(std::memory_order_acquire);
+        g = generation_.load();
         if (g != seen) break;
         MB_PAUSE();
       }
       if (g == seen) {
         std::unique_lock<std::mutex> lk(mu_);
-        cv_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-        g = generation_.load(std::memory_order_acquire);
+        cv_.wait(lk, [&] { return generation_.load() != seen; });
+        g = generation_.load();
       }
       seen = g;
-      if (quit_) return;
-      if (fn_) work(thread);
+      if (quit_.load()) return;
+      active_.fetch_add(1);
+      if (open_.load()) work(thread);
+      active_.fetch_sub(1);
     }
   }
 
@@ -121,9 +135,10 @@ class Pool {
   std::condition_variable cv_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int64_t> next_{0}, remaining_{0};
+  std::atomic<int> active_{0};
+  std::atomic<bool> open_{false}, quit_{false};
   int64_t ntasks_ = 0;
-  const std::function<void(int64_t, int)>* volatile fn_ = nullptr;
-  volatile bool quit_ = false;
+  const std::function<void(int64_t, int)>* fn_ = nullptr;
 };
 
 Pool& pool() {

@@ -15,8 +15,8 @@ void set_num_threads(int n);
 
 // Runs fn(task, thread) for every task in [0, ntasks); `thread` is in [0, num_threads()) and is stable for the
 // duration of one task (use it to index per-thread scratch). The calling thread takes part. Blocks until done.
-// A nested call (from inside a task) runs serially on the calling thread with thread index 0... of its own,
-// so nested kernels must not share per-thread scratch with their caller.
+// A nested call (from inside a task, or from a pool worker) runs serially on the calling thread and passes thread
+// index 0, so a nested kernel must not use per-thread scratch that its caller is also using.
 void parallel_for(int64_t ntasks, const std::function<void(int64_t task, int thread)>& fn);
 
 // Splits [0, n) into at most num_threads() contiguous, near-equal ranges (fixed for a given n and thread count)
