@@ -30,6 +30,12 @@ export interface EncoderForwardOptions {
   subset?: Int32Array;
   /** Keep a copy of every layer's output (for parity checks). */
   keepHiddenStates?: boolean;
+  /**
+   * Inference mode: every layer writes into the same named buffers (the hidden state ping-pongs between two), so
+   * activation memory is one layer's `[nnz, *]` buffers instead of L of them. `backward()` is unavailable after
+   * such a forward. Results are identical to the default mode.
+   */
+  inference?: boolean;
 }
 
 /** Dropout call sites, part of each mask's Philox stream. */
@@ -77,12 +83,16 @@ export class MosaicBertEncoder {
     const L = cfg.num_hidden_layers, nnz = u.nnz, pH = cfg.hidden_dropout_prob;
     this.u = u; this.opt = opt; this.hiddenStates = []; this.captured = new Map();
     const keep = (name: string, t: Float32Array) => { if (opt.keepHiddenStates) this.captured.set(name, t.slice()); };
+    // Buffer names: per layer for the backward, or one shared set in inference mode (`h` alternates between two).
+    const inf = !!opt.inference;
+    const nm = (base: string, l: number) => (inf ? `inf.${base}` : `${base}.${l}`);
+    const hName = (l: number) => (inf ? `inf.h.${l % 2}` : `h.${l}`);
 
     // Embeddings: LN(word + type), dropout.
     const embSum = ws.f32('emb.sum', nnz * H);
     k.embeddingForward(u.ids, u.typeIds, nnz, H, P.get('bert.embeddings.word_embeddings.weight'), cfg.vocab_size,
       P.get('bert.embeddings.token_type_embeddings.weight'), cfg.type_vocab_size, embSum);
-    let h = ws.f32('h.0', nnz * H);
+    let h = ws.f32(hName(0), nnz * H);
     k.layerNormForward(embSum, null, P.get('bert.embeddings.LayerNorm.weight'), P.get('bert.embeddings.LayerNorm.bias'),
       nnz, H, cfg.layer_norm_eps, null, h, ws.f32('emb.mean', nnz), ws.f32('emb.rstd', nnz));
     this.dropout(h, nnz * H, pH, L, SITE.embeddings, 'emb.mask');
@@ -93,41 +103,41 @@ export class MosaicBertEncoder {
       const sub = l === L - 1 ? opt.subset : undefined;
       const n = sub ? sub.length : nnz;
       // Attention over all rows.
-      const qkv = ws.f32(`qkv.${l}`, nnz * 3 * H);
+      const qkv = ws.f32(nm('qkv', l), nnz * 3 * H);
       linearForward(k, h, nnz, H, P.get(p + 'attention.self.Wqkv.weight'), P.get(p + 'attention.self.Wqkv.bias'), 3 * H, qkv);
       if (l === 0) keep('layer0.qkv', qkv);
-      let ctx = ws.f32(`ctx.${l}`, nnz * H);
+      let ctx = ws.f32(nm('ctx', l), nnz * H);
       k.attentionForward(qkv, u.cuSeqlens, u.batch, nh, d, this.slopes,
         opt.training ? cfg.attention_probs_dropout_prob : 0, opt.seed ?? 0, this.stream(l, SITE.attentionProbs),
-        ctx, ws.f32(`lse.${l}`, nh * nnz));
+        ctx, ws.f32(nm('lse', l), nh * nnz));
       if (l === 0) keep('layer0.attn_context', ctx);
       let hin = h;
       if (sub) {
-        const cs = ws.f32(`ctxs.${l}`, n * H), hs = ws.f32(`hs.${l}`, n * H);
+        const cs = ws.f32(nm('ctxs', l), n * H), hs = ws.f32(nm('hs', l), n * H);
         k.gatherRows(ctx, sub, n, H, cs);
         k.gatherRows(h, sub, n, H, hs);
         ctx = cs; hin = hs;
       }
       // h1 = LN(dropout(ctx Wo^T + bo) + h)
-      const a = ws.f32(`s1.${l}`, n * H);
+      const a = ws.f32(nm('s1', l), n * H);
       linearForward(k, ctx, n, H, P.get(p + 'attention.output.dense.weight'), P.get(p + 'attention.output.dense.bias'), H, a);
-      this.dropout(a, n * H, pH, l, SITE.attentionOutput, `m1.${l}`);
-      const h1 = ws.f32(`h1.${l}`, n * H);
+      this.dropout(a, n * H, pH, l, SITE.attentionOutput, nm('m1', l));
+      const h1 = ws.f32(nm('h1', l), n * H);
       k.layerNormForward(a, hin, P.get(p + 'attention.output.LayerNorm.weight'), P.get(p + 'attention.output.LayerNorm.bias'),
-        n, H, cfg.layer_norm_eps, a, h1, ws.f32(`mean1.${l}`, n), ws.f32(`rstd1.${l}`, n));
+        n, H, cfg.layer_norm_eps, a, h1, ws.f32(nm('mean1', l), n), ws.f32(nm('rstd1', l), n));
       if (l === 0) keep('layer0.attn_output', h1);
       // GeGLU: y = gelu(x[:, :I]) * x[:, I:], dropout, wo, + residual, LN.
-      const x = ws.f32(`x.${l}`, n * 2 * I);
+      const x = ws.f32(nm('x', l), n * 2 * I);
       linearForward(k, h1, n, H, P.get(p + 'mlp.gated_layers.weight'), null, 2 * I, x);
-      const y = ws.f32(`y.${l}`, n * I);
+      const y = ws.f32(nm('y', l), n * I);
       k.gegluForward(x, n, I, y);
       if (l === 0) keep('layer0.glu_product', y);
-      this.dropout(y, n * I, pH, l, SITE.mlp, `m2.${l}`);
-      const z = ws.f32(`s2.${l}`, n * H);
+      this.dropout(y, n * I, pH, l, SITE.mlp, nm('m2', l));
+      const z = ws.f32(nm('s2', l), n * H);
       linearForward(k, y, n, I, P.get(p + 'mlp.wo.weight'), P.get(p + 'mlp.wo.bias'), H, z);
-      const h2 = ws.f32(`h.${l + 1}`, n * H);
+      const h2 = ws.f32(hName(l + 1), n * H);
       k.layerNormForward(z, h1, P.get(p + 'mlp.layernorm.weight'), P.get(p + 'mlp.layernorm.bias'), n, H,
-        cfg.layer_norm_eps, z, h2, ws.f32(`mean2.${l}`, n), ws.f32(`rstd2.${l}`, n));
+        cfg.layer_norm_eps, z, h2, ws.f32(nm('mean2', l), n), ws.f32(nm('rstd2', l), n));
       if (opt.keepHiddenStates) this.hiddenStates.push(h2.slice());
       h = h2;
       this.nOut = n;
@@ -143,6 +153,7 @@ export class MosaicBertEncoder {
   backward(dOut: Float32Array, grads: ParamStore): void {
     const u = this.u;
     if (!u) throw new Error('MosaicBertEncoder.backward called before forward');
+    if (this.opt.inference) throw new Error('MosaicBertEncoder.backward: the last forward ran in inference mode');
     const { cfg, k, ws, params: P } = this;
     const G = grads;
     const H = cfg.hidden_size, nh = cfg.num_attention_heads, d = H / nh, I = cfg.intermediate_size;

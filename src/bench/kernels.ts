@@ -1,0 +1,57 @@
+/**
+ * The kernel benchmark behind `mosaicbert bench kernels`: measures the machine's fp32 peak, SGEMM at
+ * MosaicBERT-base training shapes against OpenBLAS (same run, same thread count) and fused attention against a
+ * materialized SxS attention on our SGEMM; prints a table and writes it, with the command and machine, to a
+ * Markdown file (section between markers, so other benchmarks can share the file).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname } from 'node:path';
+import { getKernelPath, getNumThreads, setNumThreads } from '../kernels/native.js';
+import type { BenchRow } from './types.js';
+import { benchSgemm, measurePeak } from './sgemm.js';
+import { benchAttention } from './attention.js';
+
+function fmt(x: number | undefined, d = 1): string {
+  return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d);
+}
+
+/** Markdown table of bench rows. */
+export function benchTable(rows: BenchRow[]): string {
+  const head = '| kernel | shape | ms | GFLOP/s | % peak | peer | peer GFLOP/s | ours/peer | note |\n|---|---|---|---|---|---|---|---|---|';
+  return head + '\n' + rows.map((r) => `| ${r.kernel} | ${r.shape} | ${fmt(r.ms, 2)} | ${fmt(r.gflops)} | ${fmt(r.pctPeak)} | ` +
+    `${r.peer ?? '-'} | ${fmt(r.peerGflops)} | ${fmt(r.ratio, 2)} | ${r.note ?? ''} |`).join('\n');
+}
+
+/** Replaces (or appends) the section between `<!-- name:start -->` and `<!-- name:end -->` in a Markdown file. */
+export function writeSection(file: string, name: string, body: string): void {
+  const start = `<!-- ${name}:start -->`, end = `<!-- ${name}:end -->`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\nMeasured in this tree; each section gives the command that reproduces it.\n';
+  const block = `${start}\n${body.trim()}\n${end}`;
+  const a = text.indexOf(start), b = text.indexOf(end);
+  text = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + end.length) : text.trimEnd() + '\n\n' + block + '\n';
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
+}
+
+export async function runKernelBench(opts: { quick?: boolean; threads?: number; out: string }): Promise<BenchRow[]> {
+  if (opts.threads) setNumThreads(opts.threads);
+  const threads = getNumThreads();
+  const peak = measurePeak();
+  console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${threads} threads, kernel path ${getKernelPath()}, ` +
+    `measured fp32 peak ${peak.toFixed(1)} GFLOP/s`);
+  const rows: BenchRow[] = [];
+  const sg = await benchSgemm({ threads, quick: opts.quick });
+  rows.push(...sg);
+  console.log(benchTable(sg));
+  const at = await benchAttention({ quick: opts.quick, peak });
+  rows.push(...at);
+  console.log(benchTable(at));
+  const cmd = `node bin/mosaicbert.js bench kernels${opts.quick ? ' --quick' : ''}${opts.threads ? ` --threads ${opts.threads}` : ''}`;
+  const body = `## Kernels (${new Date().toISOString().slice(0, 10)})\n\nCommand: \`${cmd}\` (after \`npm ci\`).\n\n` +
+    `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${threads} threads, kernel path \`${getKernelPath()}\`; ` +
+    `measured fp32 FMA peak ${peak.toFixed(1)} GFLOP/s (the % peak column).\n\n${benchTable(rows)}\n`;
+  writeSection(opts.out, 'kernels', body);
+  console.log(`wrote ${opts.out}`);
+  return rows;
+}

@@ -1,0 +1,34 @@
+/** `mosaicbert bench kernels`: kernel GFLOP/s against the machine's peak and peers; writes bench/RESULTS.md. */
+import type { Command } from 'commander';
+import { runKernelBench } from '../bench/kernels.js';
+import { registerBenchLong } from './bench_long.js';
+import { runOnnxBench } from '../bench/onnx.js';
+
+export function registerBench(program: Command): void {
+  const bench = program.command('bench').description('Benchmarks (results written to bench/RESULTS.md)');
+  bench
+    .command('kernels')
+    .description('SGEMM at MosaicBERT-base training shapes vs OpenBLAS, fused attention vs materialized SxS')
+    .option('--quick', 'fewer shapes and repetitions (smoke test)', false)
+    .option('--threads <n>', 'kernel threads (default MOSAICBERT_NUM_THREADS or all cores)')
+    .option('--out <file>', 'results file', 'bench/RESULTS.md')
+    .action(async (o: { quick: boolean; threads?: string; out: string }) => {
+      await runKernelBench({ quick: o.quick, threads: o.threads ? Number(o.threads) : undefined, out: o.out });
+    });
+  registerBenchLong(bench);
+  bench
+    .command('onnx')
+    .description('Base-sized encoder inference vs ONNX Runtime (onnxruntime-node dev dependency), same weights: ' +
+      'batch 1 x 128 and batch 32 mixed lengths')
+    .option('--threads <n>', 'threads for both engines (default MOSAICBERT_NUM_THREADS or all cores)')
+    .option('--reps-small <n>', 'timed runs of batch 1', '7')
+    .option('--reps-large <n>', 'timed runs of batch 32', '3')
+    .option('--out <file>', 'results file', 'bench/RESULTS.md')
+    .action(async (o: { threads?: string; repsSmall: string; repsLarge: string; out: string }) => {
+      const command = ['node bin/mosaicbert.js bench onnx', o.threads ? `--threads ${o.threads}` : '',
+        o.repsSmall !== '7' ? `--reps-small ${o.repsSmall}` : '', o.repsLarge !== '3' ? `--reps-large ${o.repsLarge}` : '']
+        .filter(Boolean).join(' ');
+      await runOnnxBench({ threads: o.threads ? Number(o.threads) : undefined, repsSmall: Number(o.repsSmall),
+        repsLarge: Number(o.repsLarge), out: o.out, command });
+    });
+}

@@ -1,0 +1,26 @@
+/** `mosaicbert fill-mask --model DIR [--top-k N] [TEXT...] [--file F]`: JSONL `{input, result}` per input. */
+import type { Command } from 'commander';
+import { createFillMaskPipeline } from '../pipelines/fill_mask.js';
+import { inGroups, intOption, jsonlWriter, readInputs } from './pipeline_io.js';
+
+export function registerFillMask(program: Command): void {
+  program
+    .command('fill-mask')
+    .description('Top-k tokens for each [MASK]; one JSON line per input: {"input", "result"} where result is ' +
+      '[{score, token, token_str, sequence}] (a list of such lists when the input has several [MASK]s)')
+    .argument('[text...]', 'texts with [MASK]')
+    .requiredOption('--model <dir>', 'Hugging Face model folder (config.json + weights)')
+    .option('--file <f>', "inputs, one per line ('-' = stdin)")
+    .option('--top-k <n>', 'candidates per mask', '5')
+    .option('--max-length <n>', 'truncate inputs to this many tokens (default: config alibi_starting_size)')
+    .option('--batch-size <n>', 'inputs per pipeline call', '32')
+    .option('--out <file>', 'JSONL output (default stdout)')
+    .action(async (texts: string[], o: { model: string; file?: string; topK: string; maxLength?: string; batchSize: string; out?: string }) => {
+      const inputs = readInputs(texts, o.file);
+      const topK = intOption(o.topK, '--top-k', 5), bs = intOption(o.batchSize, '--batch-size', 32)!;
+      const p = await createFillMaskPipeline(o.model, { max_length: intOption(o.maxLength, '--max-length', undefined) });
+      const w = jsonlWriter(o.out);
+      await inGroups(inputs, bs, (b) => p(b.map((x) => x.text), { top_k: topK }), (inp, result) => w.write({ input: inp.text, result }));
+      await w.close();
+    });
+}

@@ -1,0 +1,55 @@
+/**
+ * `mosaicbert glue --model <dir>`: every GLUE task found in the data folder over its reference seeds, then the
+ * paper-style table (per task the mean over metrics and seeds; the average) as text, Markdown and JSON.
+ */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { setNumThreads } from '../kernels/native.js';
+import { formatGlueTable, runGlue } from '../glue/suite.js';
+import { finetuneProgress } from '../glue/progress.js';
+import { intOpt } from './finetune.js';
+
+interface GlueCliOptions {
+  model: string; dataDir: string; tasks?: string[]; seeds?: string[]; outputRoot: string; randomInit: boolean;
+  shuffle: boolean; maxSteps?: string; maxTrainExamples?: string; maxEvalExamples?: string; saveAll: boolean;
+  mnliCheckpoint?: string; mnli: boolean; threads?: string; progress: boolean;
+}
+
+export function registerGlue(program: Command): void {
+  program
+    .command('glue')
+    .description('Run the GLUE fine-tuning suite (reference protocol and seeds) and print the paper-style table')
+    .requiredOption('--model <dir>', 'starting model: HF folder, pretraining run folder, checkpoint, or preset:<name>')
+    .option('--data-dir <dir>', 'GLUE data folder', '../shared/data/glue')
+    .option('--tasks <names...>', 'tasks to run (default: all found, WNLI excluded as in the reference)')
+    .option('--seeds <n...>', "seeds for every task (default: each task's reference seeds)")
+    .option('--output-root <dir>', 'runs go to <root>/<task>/seed<seed>/, the table to <root>/glue.{txt,md,json}', 'runs/glue')
+    .option('--random-init', "use only --model's config; random weights (baseline)", false)
+    .option('--shuffle', 'shuffle the train sets (the reference does not)', false)
+    .option('--max-steps <n>', 'cap every run at N steps (smoke)')
+    .option('--max-train-examples <n>', 'use only the first N train examples of each task')
+    .option('--max-eval-examples <n>', 'use only the first N dev examples of each task')
+    .option('--save-all', 'save every fine-tuned model (default: only MNLI, which RTE/MRPC/STS-B start from)', false)
+    .option('--mnli-checkpoint <dir>', 'MNLI model for round 2 (default: this suite\'s MNLI run, if any)')
+    .option('--no-mnli', 'start RTE/MRPC/STS-B from --model')
+    .option('--threads <n>', 'native kernel threads')
+    .option('--no-progress', 'no progress bar')
+    .action(async (o: GlueCliOptions) => {
+      if (o.threads) setNumThreads(intOpt(o.threads, '--threads')!);
+      const root = resolve(o.outputRoot);
+      const pb = finetuneProgress(o.progress, '', 100);
+      const res = await runGlue({
+        model: o.model, dataDir: o.dataDir, tasks: o.tasks, seeds: o.seeds?.map((s) => intOpt(s, '--seeds', 0)!),
+        outputRoot: root, randomInit: o.randomInit, shuffle: o.shuffle, maxSteps: intOpt(o.maxSteps, '--max-steps'),
+        maxTrainExamples: intOpt(o.maxTrainExamples, '--max-train-examples'),
+        maxEvalExamples: intOpt(o.maxEvalExamples, '--max-eval-examples'), saveAll: o.saveAll,
+        mnliCheckpoint: o.mnli ? o.mnliCheckpoint : null,
+        onRun: (t, seed, i, n) => console.error(`== [${i + 1}/${n}] ${t} seed ${seed}`),
+        onEvent: pb.onEvent, warn: (m) => console.error(`warning: ${m}`),
+      });
+      pb.stop();
+      for (const [t, why] of Object.entries(res.skipped)) console.error(`skipped ${t}: ${why}`);
+      console.log(formatGlueTable(res, 'text'));
+      console.log(`table: ${root}/glue.txt, ${root}/glue.md, ${root}/glue.json (${(res.wall_time_s / 60).toFixed(1)} min)`);
+    });
+}

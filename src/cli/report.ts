@@ -1,0 +1,14 @@
+/** `mosaicbert report <run>`: a self-contained HTML page (inline SVG curves, no JavaScript) of a run's log. */
+import type { Command } from 'commander';
+import { writeReport } from '../report/html.js';
+
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description('Write <run>/report.html: loss, eval loss/accuracy, lr, throughput and MFU curves from log.jsonl')
+    .argument('<run>', 'run folder (with log.jsonl) or a log.jsonl file')
+    .option('-o, --out <file>', 'output HTML file (default <run>/report.html)')
+    .action((run: string, o: { out?: string }) => {
+      console.log(writeReport(run, o.out));
+    });
+}

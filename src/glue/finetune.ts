@@ -1,0 +1,415 @@
+/**
+ * Fine-tuning a MosaicBERT sequence classifier with the reference GLUE protocol (docs/mosaicbert.md §3.3):
+ * DecoupledAdamW (betas 0.9/0.98, eps 1e-6) with the task's lr and weight decay, `linear_decay_with_warmup`
+ * (warmup 0.06 of the duration, then linearly to 0), the train set in file order (no shuffling unless asked),
+ * max_seq_len 256 (each batch padded to its longest example; the model runs unpadded anyway), classifier dropout
+ * 0.1 and attention dropout 0, evaluation on the dev split(s) every `eval_interval` batches and at the end.
+ * RTE, MRPC and STS-B start from an MNLI fine-tuned checkpoint when one is given or found (classifier
+ * re-initialised, pooler kept); the other tasks start from the pretrained model (classifier and, for an MLM
+ * checkpoint, the pooler randomly initialised).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Kernels } from '../kernels/types.js';
+import { configFromDict, type MosaicBertConfig } from '../model/config.js';
+import { MosaicBertForSequenceClassification } from '../model/classification.js';
+import { paramShapes } from '../model/params.js';
+import { fillNormal } from '../model/init.js';
+import { readSafetensors, type Tensor } from '../io/safetensors.js';
+import { readPretrainedWeights, savePretrained } from '../interop/pretrained.js';
+import { listCheckpoints } from '../train/checkpoint.js';
+import { loadConfig } from '../train/config.js';
+import { DecoupledAdamW } from '../train/decoupled_adamw.js';
+import { linearDecayWithWarmup } from '../train/schedule.js';
+import { BertTokenizer } from '../tokenizer/index.js';
+import type { PaddedBatch } from '../model/batch.js';
+import { computeMetrics, mean, predictionsFromLogits } from './metrics.js';
+import { glueTask, loadGlueTask, type GlueExample, type GlueSplit, type GlueTaskSpec, type MetricName,
+  type TaskHyperparameters } from './tasks.js';
+import { readLabelledFile, type TableFormat } from './generic.js';
+
+/** Maximum tokens per example (the reference's `max_sequence_length`). */
+export const GLUE_MAX_SEQ_LEN = 256;
+
+/** A custom (non-GLUE) task from CSV/TSV/JSONL files. */
+export interface CustomTaskOptions {
+  name?: string;
+  train: string;
+  dev: string;
+  textColumn: string;
+  textPairColumn?: string;
+  labelColumn: string;
+  regression?: boolean;
+  format?: TableFormat;
+}
+
+/** Options of {@link finetune}. */
+export interface FinetuneOptions {
+  /** GLUE task name (any spelling: 'SST-2', 'sst2'); ignored when `custom` is set. */
+  task?: string;
+  custom?: CustomTaskOptions;
+  /**
+   * Starting model: an HF folder (ours from savePretrained / pretraining `<run>/model`, or a downloaded one), a
+   * pretraining run folder (its `model/`), a training checkpoint `ba<step>/` (or a folder of them: the newest), or
+   * `preset:<name>` (random init with that preset's shape, e.g. preset:mosaic-bert-mini).
+   */
+  model: string;
+  /** GLUE data folder (default ../shared/data/glue). */
+  dataDir?: string;
+  /** Default: the task's first reference seed. */
+  seed?: number;
+  shuffle?: boolean;
+  /** Stop after this many steps (the schedule then spans these steps): smoke runs. */
+  maxSteps?: number;
+  /** Use only the first N train / eval examples (smoke runs). */
+  maxTrainExamples?: number;
+  maxEvalExamples?: number;
+  /** Run folder: `model/` and `metrics.json` are written there. */
+  outDir: string;
+  /** Where MNLI runs live (`<root>/mnli/<run>/model`), searched for round-2 tasks. Default: outDir's grandparent. */
+  outputRoot?: string;
+  /** MNLI fine-tuned model to start RTE/MRPC/STS-B from; null: never (start from `model`). */
+  mnliCheckpoint?: string | null;
+  /** Ignore the weights of `model` (use only its config): the random-init baseline. */
+  randomInit?: boolean;
+  /** Override the task's hyperparameters. */
+  hparams?: Partial<Omit<TaskHyperparameters, 'seeds'>>;
+  maxSeqLen?: number;
+  evalBatchSize?: number;
+  /** Write the fine-tuned model (default true). */
+  save?: boolean;
+  kernels?: Kernels;
+  onEvent?: (e: FinetuneEvent) => void;
+  /** Warnings (default console.warn). */
+  warn?: (message: string) => void;
+}
+
+/** Progress events of {@link finetune}. */
+export type FinetuneEvent =
+  | { type: 'start'; task: string; total_steps: number; steps_per_epoch: number; train_examples: number; init: string; params: number }
+  | { type: 'step'; step: number; total: number; loss: number; lr: number; examples_per_s: number }
+  | { type: 'eval'; step: number; metrics: Record<string, Record<string, number>>; score: number; seconds: number };
+
+/** One evaluation in the metrics JSON. */
+export interface EvalRecord {
+  step: number;
+  epoch: number;
+  /** Split name -> metric name -> value. */
+  metrics: Record<string, Record<string, number>>;
+  /** Mean over every metric value of every split. */
+  score: number;
+  seconds: number;
+}
+
+/** The metrics JSON written to `<outDir>/metrics.json`. */
+export interface FinetuneResult {
+  task: string;
+  seed: number;
+  model: string;
+  /** 'pretrained', 'mnli' (round 2) or 'random'. */
+  init: 'pretrained' | 'mnli' | 'random';
+  init_from: string;
+  hyperparameters: TaskHyperparameters & { max_seq_len: number; shuffle: boolean; warmup_steps: number;
+    betas: [number, number]; eps: number; classifier_dropout: number; attention_probs_dropout_prob: number };
+  metric_names: MetricName[];
+  train_examples: number;
+  eval_examples: Record<string, number>;
+  steps_per_epoch: number;
+  total_steps: number;
+  evals: EvalRecord[];
+  /** The last evaluation (the reference scores the last one, not the best). */
+  final: EvalRecord;
+  wall_time_s: number;
+  train_time_s: number;
+  model_dir: string | null;
+}
+
+interface Encoded { ids: Int32Array; types: Int32Array }
+
+/** Tokenizes examples (truncation longest_first to `maxLen`), a few hundred at a time. */
+export async function encodeExamples(tok: BertTokenizer, examples: GlueExample[], maxLen: number): Promise<Encoded[]> {
+  const out: Encoded[] = new Array(examples.length);
+  const CH = 512;
+  for (let i = 0; i < examples.length; i += CH) {
+    const part = examples.slice(i, i + CH);
+    const enc = part.some((e) => e.text_pair !== undefined)
+      ? await Promise.all(part.map((e) => tok.encode(e.text, e.text_pair, { max_length: maxLen })))
+      : await tok.encodeBatch(part.map((e) => e.text), { max_length: maxLen });
+    enc.forEach((e, j) => { out[i + j] = { ids: Int32Array.from(e.input_ids), types: Int32Array.from(e.token_type_ids) }; });
+  }
+  return out;
+}
+
+/** A right-padded batch of examples `idx` (padded to the longest). */
+export function collate(enc: Encoded[], idx: number[]): PaddedBatch {
+  const B = idx.length;
+  let S = 1;
+  for (const i of idx) S = Math.max(S, enc[i].ids.length);
+  const input_ids = new Int32Array(B * S), attention_mask = new Int32Array(B * S), token_type_ids = new Int32Array(B * S);
+  idx.forEach((i, b) => {
+    const e = enc[i];
+    input_ids.set(e.ids, b * S);
+    token_type_ids.set(e.types, b * S);
+    attention_mask.fill(1, b * S, b * S + e.ids.length);
+  });
+  return { batch: B, seqlen: S, input_ids, attention_mask, token_type_ids };
+}
+
+/** Where a model source's weights and config are. */
+interface ResolvedSource { dir: string; kind: 'hf' | 'checkpoint' | 'preset'; preset?: string }
+
+function resolveSource(src: string): ResolvedSource {
+  if (src.startsWith('preset:')) return { dir: src, kind: 'preset', preset: src.slice(7) };
+  const d = resolve(src);
+  if (existsSync(join(d, 'config.json'))) return { dir: d, kind: 'hf' };
+  if (existsSync(join(d, 'state.json')) && existsSync(join(d, 'model.safetensors'))) return { dir: d, kind: 'checkpoint' };
+  if (existsSync(join(d, 'model', 'config.json'))) return { dir: join(d, 'model'), kind: 'hf' };
+  for (const sub of ['.', 'checkpoints']) {
+    const cks = listCheckpoints(join(d, sub));
+    if (cks.length) return { dir: cks[cks.length - 1].dir, kind: 'checkpoint' };
+  }
+  throw new Error(`${src}: not a model (expected config.json + weights, a pretraining run with model/, a checkpoint ` +
+    'ba<step>/ with state.json, or preset:<name>)');
+}
+
+/** Options of {@link loadClassifier}. */
+export interface LoadClassifierOptions {
+  numLabels: number;
+  /** Class names in id order (written to config.json's id2label). */
+  labels?: string[];
+  /** Seed of the classifier (and any other missing parameter) initialisation. */
+  seed: number;
+  /** Keep only the config; initialise every weight randomly. */
+  randomInit?: boolean;
+  kernels?: Kernels;
+}
+
+/**
+ * Builds a classification model for fine-tuning from a model source (see {@link FinetuneOptions.model}): the
+ * encoder (and pooler, when stored) are loaded; `classifier.*` is always dropped and re-initialised (the
+ * reference's `load_ignore_keys`); attention dropout is set to 0 and classifier dropout to 0.1.
+ * @returns the model, the folder it came from, and the parameters that were initialised randomly.
+ */
+export function loadClassifier(source: string, o: LoadClassifierOptions):
+  { model: MosaicBertForSequenceClassification; dir: string; initialised: string[]; ignored: string[] } {
+  const r = resolveSource(source);
+  let raw: Record<string, unknown>;
+  let sd = new Map<string, Tensor>();
+  if (r.kind === 'preset') {
+    raw = { ...loadConfig({ preset: r.preset }).config.model };
+  } else if (r.kind === 'checkpoint') {
+    const meta = JSON.parse(readFileSync(join(r.dir, 'state.json'), 'utf8')) as { config?: { model?: Record<string, unknown> } };
+    if (!meta.config?.model) throw new Error(`${r.dir}/state.json: no config.model`);
+    raw = { ...meta.config.model };
+    if (!o.randomInit) sd = readSafetensors(join(r.dir, 'model.safetensors')).tensors;
+  } else {
+    raw = JSON.parse(readFileSync(join(r.dir, 'config.json'), 'utf8'));
+    if (!o.randomInit) sd = readPretrainedWeights(r.dir).tensors;
+  }
+  const keys = [...sd.keys()];
+  if (keys.some((k) => /\.attention\.self\.(query|key|value)\./.test(k)) && !keys.some((k) => /\.Wqkv\./.test(k))) {
+    throw new Error(`${r.dir}: a classic BERT checkpoint (separate query/key/value); only MosaicBERT is supported`);
+  }
+  const ignored = keys.filter((k) => /^(model\.)?classifier\./.test(k));
+  for (const k of ignored) sd.delete(k);
+  const labels = o.labels && o.labels.length === o.numLabels ? o.labels : undefined;
+  const over: Record<string, unknown> = {
+    ...raw, num_labels: o.numLabels, attention_probs_dropout_prob: 0, classifier_dropout: 0.1,
+    id2label: labels ? Object.fromEntries(labels.map((l, i) => [String(i), l])) : undefined,
+    label2id: labels ? Object.fromEntries(labels.map((l, i) => [l, i])) : undefined,
+    problem_type: o.numLabels === 1 ? 'regression' : 'single_label_classification',
+  };
+  delete over.architectures;
+  const config: MosaicBertConfig = configFromDict(over, r.kind === 'hf' ? join(r.dir, 'config.json') : r.dir);
+  if (!labels) { delete config.id2label; delete config.label2id; }
+  const model = new MosaicBertForSequenceClassification(config, { kernels: o.kernels, noInit: true });
+  const rep = model.loadStateDict(sd, r.dir);
+  // Initialise what was not loaded exactly as initWeights would (same per-parameter Philox streams).
+  const missing = new Set(rep.missing);
+  paramShapes(config, 'classification').forEach(([name, shape], idx) => {
+    if (!missing.has(name)) return;
+    const v = model.params.get(name);
+    if (/(LayerNorm|layernorm)\.weight$/.test(name)) v.fill(1);
+    else if (shape.length === 1) v.fill(0);
+    else fillNormal(v, config.initializer_range, o.seed, idx + 1);
+    if (name === 'bert.embeddings.word_embeddings.weight') {
+      v.subarray(config.pad_token_id * config.hidden_size, (config.pad_token_id + 1) * config.hidden_size).fill(0);
+    }
+  });
+  return { model, dir: r.dir, initialised: rep.missing, ignored: [...ignored, ...rep.unexpected] };
+}
+
+/** The MNLI model under `root` (`<root>/mnli/<run>/model`), seed 19's first; undefined when none. */
+export function findMnliCheckpoint(root: string): string | undefined {
+  const base = join(root, 'mnli');
+  if (!existsSync(base)) return undefined;
+  const runs = readdirSync(base, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)
+    .sort((a, b) => (b === 'seed19' ? 1 : 0) - (a === 'seed19' ? 1 : 0) || a.localeCompare(b));
+  for (const r of runs) if (existsSync(join(base, r, 'model', 'config.json'))) return join(base, r, 'model');
+  return undefined;
+}
+
+/** A seeded permutation (mulberry32 + Fisher-Yates), for --shuffle. */
+function permutation(n: number, seed: number): number[] {
+  let a = seed >>> 0;
+  const rnd = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const p = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) { const j = Math.floor(rnd() * (i + 1)); [p[i], p[j]] = [p[j], p[i]]; }
+  return p;
+}
+
+/** Runs the model over a split and computes the task's metrics. */
+export function evaluate(model: MosaicBertForSequenceClassification, enc: Encoded[], labels: number[],
+  metrics: MetricName[], batchSize: number): Record<string, number> {
+  const NL = model.config.num_labels;
+  const preds = new Float64Array(enc.length);
+  for (let i = 0; i < enc.length; i += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, enc.length - i) }, (_, j) => i + j);
+    const out = model.forward(collate(enc, idx), { training: false });
+    preds.set(predictionsFromLogits(out.logits, idx.length, NL), i);
+  }
+  return computeMetrics(metrics, preds, labels);
+}
+
+/**
+ * Fine-tunes one task with one seed and writes `<outDir>/metrics.json` (and `<outDir>/model/` unless
+ * `save: false`).
+ * @returns the metrics JSON contents.
+ */
+export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
+  const t0 = performance.now();
+  const warn = o.warn ?? ((m: string) => console.warn(`mosaicbert: ${m}`));
+  const maxLen = o.maxSeqLen ?? GLUE_MAX_SEQ_LEN;
+
+  // Task and data.
+  let spec: GlueTaskSpec, train: GlueSplit, evals: GlueSplit[];
+  if (o.custom) {
+    const c = o.custom;
+    const rd = (p: string, labels?: string[]) => readLabelledFile(p, { textColumn: c.textColumn, textPairColumn: c.textPairColumn,
+      labelColumn: c.labelColumn, regression: c.regression, format: c.format, labels });
+    const tr = rd(c.train);
+    const dv = rd(c.dev, c.regression ? undefined : tr.labels);
+    const base = glueTask('sst2');
+    spec = { ...base, name: c.name ?? 'custom', dir: '', labels: tr.labels, num_labels: c.regression ? 1 : tr.labels.length,
+      metrics: c.regression ? ['pearson', 'spearman'] : tr.labels.length === 2 ? ['accuracy', 'f1'] : ['accuracy'],
+      seeds: [19], from_mnli: false, in_average: false };
+    train = { name: 'train', path: c.train, examples: tr.examples };
+    evals = [{ name: 'dev', path: c.dev, examples: dv.examples }];
+  } else {
+    if (!o.task) throw new Error('finetune: a task name or a custom dataset is required');
+    const d = loadGlueTask(o.task, o.dataDir ?? '../shared/data/glue', { warn });
+    spec = d.spec; train = d.train; evals = d.eval;
+  }
+  if (o.maxTrainExamples !== undefined) train = { ...train, examples: train.examples.slice(0, o.maxTrainExamples) };
+  if (o.maxEvalExamples !== undefined) evals = evals.map((e) => ({ ...e, examples: e.examples.slice(0, o.maxEvalExamples) }));
+  if (!train.examples.length) throw new Error(`${train.path}: no training examples`);
+  const hp: TaskHyperparameters = { lr: spec.lr, weight_decay: spec.weight_decay, epochs: spec.epochs,
+    batch_size: spec.batch_size, eval_interval: spec.eval_interval, seeds: spec.seeds, ...(o.hparams ?? {}) };
+  const seed = o.seed ?? hp.seeds[0];
+
+  // Starting point. Round-2 tasks start from an MNLI run of the same kind (random-init runs from a random-init MNLI).
+  const randomLike = !!o.randomInit || o.model.startsWith('preset:');
+  let source = o.model, init: FinetuneResult['init'] = randomLike ? 'random' : 'pretrained', loadRandom = !!o.randomInit;
+  if (spec.from_mnli && o.mnliCheckpoint !== null) {
+    const root = o.outputRoot ?? resolve(o.outDir, '..', '..');
+    let m = o.mnliCheckpoint ?? findMnliCheckpoint(root);
+    if (m && o.mnliCheckpoint === undefined) {
+      const mj = join(m, '..', 'metrics.json');
+      const mInit = existsSync(mj) ? (JSON.parse(readFileSync(mj, 'utf8')) as { init?: string }).init : undefined;
+      if (mInit !== undefined && (mInit === 'random') !== randomLike) {
+        warn(`${m}: an MNLI run from ${mInit === 'random' ? 'random init' : 'a pretrained model'} does not match this run; not used`);
+        m = undefined;
+      }
+    }
+    if (m) { source = m; init = 'mnli'; loadRandom = false; } else {
+      warn(`${spec.name}: no MNLI checkpoint (--mnli-checkpoint, or ${join(root, 'mnli', '<run>', 'model')}); ` +
+        `starting from ${o.model} (the reference starts round-2 tasks from MNLI)`);
+    }
+  }
+  const { model, dir: initDir, initialised } = loadClassifier(source, { numLabels: spec.num_labels,
+    labels: spec.num_labels > 1 ? spec.labels : undefined, seed, randomInit: loadRandom, kernels: o.kernels });
+  if (init !== 'random' && initialised.some((n) => !/^(classifier|bert\.pooler)\./.test(n))) {
+    warn(`${initDir}: randomly initialised (not in the checkpoint): ${initialised.join(', ')}`);
+  }
+
+  // Tokenize.
+  const tok = await BertTokenizer.bertBaseUncased();
+  if (tok.vocab_size > model.config.vocab_size) {
+    throw new Error(`model vocab_size ${model.config.vocab_size} < tokenizer vocabulary ${tok.vocab_size}`);
+  }
+  const trEnc = await encodeExamples(tok, train.examples, maxLen);
+  const evEnc = await Promise.all(evals.map((e) => encodeExamples(tok, e.examples, maxLen)));
+  const isReg = spec.num_labels === 1;
+  const trLabels = train.examples.map((e) => e.label);
+
+  // Schedule.
+  const N = trEnc.length, BS = hp.batch_size;
+  const stepsPerEpoch = Math.ceil(N / BS);
+  let total = stepsPerEpoch * hp.epochs;
+  if (o.maxSteps !== undefined) total = Math.min(total, o.maxSteps);
+  const warmup = Math.floor(0.06 * total);
+  const opt = new DecoupledAdamW(model.params, { lr: hp.lr, betas: [0.9, 0.98], eps: 1e-6, weight_decay: hp.weight_decay }, model.k);
+  const emit = o.onEvent ?? (() => {});
+  emit({ type: 'start', task: spec.name, total_steps: total, steps_per_epoch: stepsPerEpoch, train_examples: N,
+    init: `${init} (${initDir})`, params: model.numParameters() });
+
+  const evalBS = o.evalBatchSize ?? Math.max(BS, 32);
+  const records: EvalRecord[] = [];
+  let trainSeconds = 0;
+  const runEval = (step: number) => {
+    const e0 = performance.now();
+    const metrics: Record<string, Record<string, number>> = {};
+    evals.forEach((s, i) => {
+      metrics[s.name] = evaluate(model, evEnc[i], s.examples.map((x) => x.label), spec.metrics, evalBS);
+    });
+    const score = mean(Object.values(metrics).flatMap((m) => Object.values(m)));
+    const rec = { step, epoch: step / stepsPerEpoch, metrics, score, seconds: (performance.now() - e0) / 1000 };
+    records.push(rec);
+    emit({ type: 'eval', step, metrics, score, seconds: rec.seconds });
+  };
+
+  let order: number[] = [];
+  for (let step = 0; step < total; step++) {
+    const epoch = Math.floor(step / stepsPerEpoch), inEpoch = step % stepsPerEpoch;
+    if (inEpoch === 0) order = o.shuffle ? permutation(N, (seed * 1000003 + epoch) >>> 0) : Array.from({ length: N }, (_, i) => i);
+    const idx = order.slice(inEpoch * BS, Math.min(N, (inEpoch + 1) * BS));
+    const s0 = performance.now();
+    const batch = collate(trEnc, idx);
+    const labels = isReg ? Float32Array.from(idx.map((i) => trLabels[i])) : Int32Array.from(idx.map((i) => trLabels[i]));
+    model.zeroGrad();
+    const out = model.forward({ ...batch, labels }, { training: true, seed, step });
+    if (!Number.isFinite(out.loss!)) throw new Error(`${spec.name}: loss is ${out.loss} at step ${step + 1}`);
+    model.backward(1);
+    const lr = hp.lr * linearDecayWithWarmup(step, warmup, total, 0);
+    opt.step(model.grads!, lr);
+    const dt = (performance.now() - s0) / 1000;
+    trainSeconds += dt;
+    emit({ type: 'step', step: step + 1, total, loss: out.loss!, lr, examples_per_s: idx.length / dt });
+    if ((step + 1) % hp.eval_interval === 0 || step + 1 === total) runEval(step + 1);
+  }
+
+  // Save.
+  mkdirSync(o.outDir, { recursive: true });
+  let modelDir: string | null = null;
+  if (o.save !== false) {
+    modelDir = join(o.outDir, 'model');
+    savePretrained(model, modelDir);
+  }
+  const result: FinetuneResult = {
+    task: spec.name, seed, model: o.model, init, init_from: initDir,
+    hyperparameters: { ...hp, seeds: hp.seeds, max_seq_len: maxLen, shuffle: !!o.shuffle, warmup_steps: warmup,
+      betas: [0.9, 0.98], eps: 1e-6, classifier_dropout: 0.1, attention_probs_dropout_prob: 0 },
+    metric_names: spec.metrics, train_examples: N,
+    eval_examples: Object.fromEntries(evals.map((e) => [e.name, e.examples.length])),
+    steps_per_epoch: stepsPerEpoch, total_steps: total, evals: records, final: records[records.length - 1],
+    wall_time_s: (performance.now() - t0) / 1000, train_time_s: trainSeconds, model_dir: modelDir,
+  };
+  writeFileSync(join(o.outDir, 'metrics.json'), JSON.stringify(result, null, 2) + '\n');
+  return result;
+}

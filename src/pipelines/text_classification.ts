@@ -1,0 +1,103 @@
+/**
+ * The `text-classification` pipeline in the shape of transformers.js: `[{label, score}]`, best first, with labels
+ * from config.json `id2label`. Scores: softmax over the labels (single-label), an independent sigmoid per label
+ * when `problem_type` is 'multi_label_classification', and the raw logit when the model is a regression
+ * (num_labels 1 or problem_type 'regression'; label `id2label[0]`, by default 'LABEL_0').
+ *
+ * Output shape (transformers.js's): with `top_k` 1 (default) one `{label, score}` per input, so a single input
+ * gives `[{label, score}]` and a batch `[{...}, {...}]`; with `top_k` > 1 (or null: all labels) a single input
+ * gives a list and a batch a list of lists.
+ */
+import { MosaicBertForSequenceClassification } from '../model/classification.js';
+import { linearForward } from '../model/layers/linear.js';
+import { BertTokenizer } from '../tokenizer/bert-tokenizer.js';
+import { encodeAll, forEachChunk, loadModel, loadTokenizer, positiveInt, topK, type PipelineOptions } from './common.js';
+
+/** One label and its score. */
+export interface ClassificationResult {
+  label: string;
+  score: number;
+}
+
+/** An input: a text, or a sentence pair. */
+export type ClassificationInput = string | { text: string; text_pair?: string };
+
+/** Options of a text-classification call. */
+export interface TextClassificationOptions {
+  /** Labels returned per input (default 1; null: all, sorted). */
+  top_k?: number | null;
+  /** Truncation length for this call (see {@link PipelineOptions.max_length}). */
+  max_length?: number;
+}
+
+/** The text-classification callable (`pipeline('text-classification', ...)`). */
+export interface TextClassificationPipelineFn {
+  (input: ClassificationInput | ClassificationInput[], options?: TextClassificationOptions):
+    Promise<ClassificationResult[] | ClassificationResult[][]>;
+  readonly task: 'text-classification';
+  readonly model: MosaicBertForSequenceClassification;
+  readonly tokenizer: BertTokenizer;
+}
+
+/** How logits become scores for a config. */
+export function scoreFunction(problemType: string | undefined, numLabels: number): 'softmax' | 'sigmoid' | 'none' {
+  if (problemType === 'regression' || numLabels === 1) return 'none';
+  if (problemType === 'multi_label_classification') return 'sigmoid';
+  return 'softmax';
+}
+
+/**
+ * Builds the text-classification pipeline from a `MosaicBertForSequenceClassification` or a folder. The logits
+ * are the model's own (`tanh` pooler on [CLS], then `classifier`), computed here on the inference-mode encoder
+ * output so batches of any length run unpadded in bounded memory.
+ */
+export async function createTextClassificationPipeline(model: MosaicBertForSequenceClassification | string,
+  options: PipelineOptions = {}): Promise<TextClassificationPipelineFn> {
+  const m = loadModel(model, 'classification', options);
+  if (!(m instanceof MosaicBertForSequenceClassification)) throw new Error('text-classification needs a sequence-classification model');
+  const tok = await loadTokenizer(typeof model === 'string' ? model : undefined, options.tokenizer);
+  const cfg = m.config, H = cfg.hidden_size, NL = cfg.num_labels;
+  const labelOf = (i: number) => cfg.id2label?.[String(i)] ?? `LABEL_${i}`;
+  const fn = scoreFunction(cfg.problem_type, NL);
+  const defaultMax = options.max_length ?? cfg.alibi_starting_size;
+  const maxTokens = positiveInt('max_batch_tokens', options.max_batch_tokens ?? 8192);
+
+  async function run(input: ClassificationInput | ClassificationInput[], o: TextClassificationOptions = {}):
+    Promise<ClassificationResult[] | ClassificationResult[][]> {
+    const batched = Array.isArray(input);
+    const items = (batched ? input : [input]).map((x) => (typeof x === 'string' ? { text: x } : x));
+    const k = o.top_k === null ? NL : Math.min(o.top_k ?? 1, NL);
+    if (!Number.isInteger(k) || k < 1) throw new Error(`top_k must be a positive integer or null, got ${o.top_k}`);
+    const encs = await encodeAll(tok, items, positiveInt('max_length', o.max_length ?? defaultMax));
+    const logits = new Float32Array(items.length * NL);
+    const P = m.params;
+    forEachChunk(m, encs, maxTokens, (start, u, hidden) => {
+      const B = u.batch, cls = u.cuSeqlens.subarray(0, B);
+      const hc = m.ws.f32('pipe.hc', B * H), pooled = m.ws.f32('pipe.pooled', B * H);
+      m.k.gatherRows(hidden, cls, B, H, hc);
+      linearForward(m.k, hc, B, H, P.get('bert.pooler.dense.weight'), P.get('bert.pooler.dense.bias'), H, pooled);
+      m.k.tanhForward(pooled, B * H, pooled);
+      const lg = m.ws.f32('pipe.logits', B * NL);
+      linearForward(m.k, pooled, B, H, P.get('classifier.weight'), P.get('classifier.bias'), NL, lg);
+      logits.set(lg, start * NL);
+    });
+    const out = items.map((_, i) => {
+      const l = logits.subarray(i * NL, (i + 1) * NL);
+      let s: Float64Array;
+      if (fn === 'softmax') {
+        const max = Math.max(...l);
+        s = Float64Array.from(l, (x) => Math.exp(x - max));
+        const z = s.reduce((a, b) => a + b, 0);
+        for (let j = 0; j < NL; j++) s[j] /= z;
+      } else if (fn === 'sigmoid') {
+        s = Float64Array.from(l, (x) => 1 / (1 + Math.exp(-x)));
+      } else {
+        s = Float64Array.from(l);
+      }
+      return topK(s, k).map((j) => ({ label: labelOf(j), score: s[j] }));
+    });
+    if (k === 1) return out.map((r) => r[0]) as unknown as ClassificationResult[];
+    return batched ? out : out[0];
+  }
+  return Object.assign(run, { task: 'text-classification' as const, model: m, tokenizer: tok });
+}

@@ -1,0 +1,67 @@
+/**
+ * Throughput, MFU and corpus statistics for pretraining.
+ *
+ * MFU (model FLOPs utilisation), the formula of ../shared/reference/torch/bench_results.md:
+ *   FLOPs of a batch = 6 * N * T + 12 * L * H * sum_i len_i^2
+ * with N the parameter count (tied embedding counted once), T the non-padding tokens, L layers, H hidden size and
+ * len_i each sample's length (the attention score and value matmuls, forward + backward); MFU = FLOPs / seconds /
+ * peak, with peak 195 GFLOP/s by default (the measured fp32 FMA peak of the 2-core reference machine; set
+ * `mfu_peak_flops` to your machine's, e.g. from `mosaicbert bench kernels`). Like the reference benchmark it
+ * overstates the work of the tied decoder, which only runs on the masked rows.
+ */
+import type { MosaicBertConfig } from '../model/config.js';
+import type { TokenDataset } from '../data/token-dataset.js';
+
+/**
+ * Training FLOPs of one batch by the MFU formula above.
+ * @param numParams N.
+ * @param cuSeqlens `[B + 1]` prefix sums of the sample lengths (the loader's `cu_seqlens`).
+ */
+export function trainingFlops(cfg: MosaicBertConfig, numParams: number, cuSeqlens: Int32Array): number {
+  let tokens = 0, sq = 0;
+  for (let b = 0; b + 1 < cuSeqlens.length; b++) {
+    const l = cuSeqlens[b + 1] - cuSeqlens[b];
+    tokens += l; sq += l * l;
+  }
+  return 6 * numParams * tokens + 12 * cfg.num_hidden_layers * cfg.hidden_size * sq;
+}
+
+/** Sliding-window rate of (tokens, flops) over the last `window` steps. */
+export class SpeedWindow {
+  private readonly items: Array<{ s: number; tokens: number; flops: number }> = [];
+  constructor(private readonly window: number) {}
+
+  /** Adds one step: its wall seconds, non-pad tokens and FLOPs. */
+  push(s: number, tokens: number, flops: number): void {
+    this.items.push({ s, tokens, flops });
+    if (this.items.length > this.window) this.items.shift();
+  }
+
+  /** Non-pad tokens per second and FLOP/s over the window (0 when empty). */
+  rates(): { tokensPerS: number; flopsPerS: number } {
+    let s = 0, t = 0, f = 0;
+    for (const x of this.items) { s += x.s; t += x.tokens; f += x.flops; }
+    return s > 0 ? { tokensPerS: t / s, flopsPerS: f / s } : { tokensPerS: 0, flopsPerS: 0 };
+  }
+}
+
+/**
+ * Unigram entropy in nats, `-sum_w p(w) ln p(w)` with p the token frequencies of the split (special tokens
+ * excluded, as they are never MLM targets): the cross-entropy of the best context-free predictor of a masked
+ * token, the baseline an MLM's loss should go below.
+ * @param specialIds ids to skip (default: the dataset's [PAD], [UNK], [CLS], [SEP], [MASK]).
+ * @returns entropy (nats) and the number of tokens counted.
+ */
+export function unigramEntropy(ds: TokenDataset, specialIds?: number[]): { entropy: number; tokens: number } {
+  const t = ds.index.tokenizer;
+  const skip = new Set(specialIds ?? [t.pad_token_id, t.unk_token_id, t.cls_token_id, t.sep_token_id, t.mask_token_id]);
+  const counts = new Float64Array(65536);
+  let n = 0;
+  for (let i = 0; i < ds.num_samples; i++) {
+    const s = ds.sample(i);
+    for (let j = 0; j < s.length; j++) if (!skip.has(s[j])) { counts[s[j]]++; n++; }
+  }
+  let h = 0;
+  for (let w = 0; w < counts.length; w++) if (counts[w] > 0) { const p = counts[w] / n; h -= p * Math.log(p); }
+  return { entropy: h, tokens: n };
+}

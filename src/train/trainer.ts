@@ -1,0 +1,373 @@
+/**
+ * The MosaicBERT pretraining loop (docs/mosaicbert.md §3.1), as Composer runs the reference YAML:
+ *
+ * - each optimizer step takes one global batch of `global_train_batch_size` samples from the train loader and
+ *   splits it into microbatches of `device_train_microbatch_size` rows; each microbatch's loss (the mean CE over
+ *   its masked tokens) is scaled by its sample fraction `rows_m / rows` before backward, so the gradients are
+ *   accumulated for the sample-weighted mean of per-microbatch token means (Composer's weighting), and the reported
+ *   loss is that same weighted sum;
+ * - DecoupledAdamW with the `linear_decay_with_warmup` factor evaluated at the time elapsed before the step (batches,
+ *   or tokens when max_duration is in tok); optional global-norm gradient clipping (off by default, as in the
+ *   reference);
+ * - evaluation every `eval_interval` on the validation split in order with fixed 15% masks (MLM loss = token-weighted
+ *   mean CE, masked-token accuracy = argmax hits / targets);
+ * - checkpoints every `save_interval` and at the end (see checkpoint.ts), the last N kept; resume is bit-identical:
+ *   dropout masks are Philox streams keyed by (seed, step * microbatches + microbatch) and MLM masks by (seed,
+ *   loader batch counter), so weights + moments + counters + loader position are the whole state;
+ * - a NaN/Inf loss or gradient norm stops the run before the optimizer step, naming the step; earlier checkpoints
+ *   are kept.
+ *
+ * A wall-clock `max_duration` (`10min`) is converted once into batches by timing a few forward/backward passes
+ * (`0.9 * budget / seconds per step`); the result is saved in checkpoints so a resumed run keeps the same schedule.
+ */
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { DataLoader, type Batch } from '../data/loader.js';
+import type { TokenDataset } from '../data/token-dataset.js';
+import type { Kernels } from '../kernels/types.js';
+import { MosaicBertForMaskedLM } from '../model/mlm.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { stateDict } from '../model/state_dict.js';
+import { DecoupledAdamW } from './decoupled_adamw.js';
+import { listCheckpoints, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+import { SpeedWindow, trainingFlops } from './metrics.js';
+import { linearDecayWithWarmup } from './schedule.js';
+import { toBatches, wallSeconds, type BatchContext } from './time.js';
+
+/** One line of the run's JSONL log, also passed to `onEvent`. */
+export type TrainEvent =
+  | { type: 'start'; time: string; run_name: string; params: number; total: TrainerState['total']; resumed_from: string | null;
+      global_batch: number; microbatch: number; peak_flops: number; step: number }
+  | { type: 'step'; step: number; samples: number; tokens: number; loss: number; lr: number; grad_norm: number;
+      step_s: number; tokens_per_s: number; mfu: number; elapsed_s: number; total: number; progress: number; eta_s: number }
+  | { type: 'eval'; step: number; loss: number; accuracy: number; num_targets: number; batches: number; seconds: number }
+  | { type: 'checkpoint'; step: number; dir: string; seconds: number; removed: string[] }
+  | { type: 'warning'; message: string }
+  | { type: 'calibrate'; seconds_per_step: number; budget_s: number; total_batches: number }
+  | { type: 'diverged'; step: number; loss: number; grad_norm: number; last_checkpoint: string | null }
+  | { type: 'end'; step: number; samples: number; tokens: number; elapsed_s: number; eval: EvalResult | null; model_dir: string };
+
+/** Evaluation result: token-weighted MLM loss (nats) and masked-token accuracy. */
+export interface EvalResult {
+  loss: number;
+  accuracy: number;
+  num_targets: number;
+  batches: number;
+}
+
+/** Thrown when the loss or gradient norm is NaN or infinite. */
+export class TrainingDivergedError extends Error {
+  constructor(readonly step: number, readonly loss: number, readonly lastCheckpoint: string | null, readonly gradNorm = NaN) {
+    super(`non-finite ${Number.isFinite(loss) ? `gradient norm (${gradNorm})` : `loss (${loss})`} at step ${step}; ` +
+      'training stopped before the optimizer step' +
+      (lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : '; no checkpoint was saved yet'));
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+/** Options of {@link Trainer}. */
+export interface TrainerOptions {
+  config: TrainConfig;
+  /** The prepared train split. */
+  train: TokenDataset;
+  /** The prepared validation split (no evaluation when null). */
+  val: TokenDataset | null;
+  /** Run folder: log.jsonl, config, checkpoints/ (unless save_folder), model/ (final export). */
+  runDir: string;
+  /** true: resume from the newest complete checkpoint of the run (error if none); a string: that checkpoint folder. */
+  resume?: boolean | string;
+  /** Kernel implementation (default native). */
+  kernels?: Kernels;
+  /** Called for every logged event (progress display). */
+  onEvent?: (e: TrainEvent) => void;
+  /** Called after each optimizer step (tests: inject faults, stop early). Return 'stop' to end the run there. */
+  onStep?: (step: number, trainer: Trainer) => void | 'stop';
+  /** Write log.jsonl (default true). */
+  log?: boolean;
+}
+
+/** What {@link Trainer.fit} returns. */
+export interface FitResult {
+  state: TrainerState;
+  /** Per-step losses of this call, index = step - 1 (steps before a resume are absent). */
+  losses: Map<number, number>;
+  eval: EvalResult | null;
+  /** Folder of the final exported model (model.safetensors + config.json). */
+  modelDir: string;
+  stopped: boolean;
+}
+
+export class Trainer {
+  readonly config: TrainConfig;
+  readonly model: MosaicBertForMaskedLM;
+  readonly optimizer: DecoupledAdamW;
+  readonly runDir: string;
+  readonly checkpointDir: string;
+  state: TrainerState;
+  private resumedFrom: string | null = null;
+  private lastCheckpoint: string | null = null;
+  private readonly microbatches: number;
+
+  constructor(private readonly opts: TrainerOptions) {
+    const c = this.config = opts.config;
+    this.runDir = resolve(opts.runDir);
+    mkdirSync(this.runDir, { recursive: true });
+    this.checkpointDir = c.save_folder ? resolve(this.runDir, c.save_folder.replaceAll('{run_name}', c.run_name)) : join(this.runDir, 'checkpoints');
+    this.model = new MosaicBertForMaskedLM(c.model, { initSeed: c.seed, kernels: opts.kernels });
+    if (c.pretrained_checkpoint) {
+      const rep = this.model.loadStateDict(readSafetensors(c.pretrained_checkpoint).tensors, c.pretrained_checkpoint);
+      if (rep.missing.length) throw new Error(`model.pretrained_checkpoint: ${c.pretrained_checkpoint} lacks ${rep.missing.join(', ')}`);
+    }
+    this.optimizer = new DecoupledAdamW(this.model.params, c.optimizer, this.model.k);
+    this.microbatches = Math.ceil(c.global_train_batch_size / c.device_train_microbatch_size);
+    if (opts.train.max_seq_len > c.max_seq_len) {
+      throw new Error(`train data has samples of ${opts.train.max_seq_len} tokens, max_seq_len is ${c.max_seq_len}`);
+    }
+    this.state = { step: 0, samples: 0, tokens: 0, optimizer_t: 0, rng: { seed: c.seed, dropout_counter_base: 0 },
+      loader: { epoch: 0, position: 0 }, total: { value: 0, unit: 'ba' }, elapsed_s: 0 };
+    let from: string | null = null;
+    if (typeof opts.resume === 'string') from = opts.resume;
+    else if (c.load_path) from = c.load_path;
+    else if (opts.resume || c.autoresume) {
+      const all = listCheckpoints(this.checkpointDir);
+      if (all.length) from = all[all.length - 1].dir;
+      else if (opts.resume) throw new Error(`--resume: no complete checkpoint in ${this.checkpointDir}`);
+    }
+    if (from) {
+      const ck = loadCheckpoint(from, this.model.params, this.optimizer);
+      this.state = ck.state;
+      this.resumedFrom = from;
+      this.lastCheckpoint = from;
+    }
+  }
+
+  private emit(e: TrainEvent): void {
+    if (this.opts.log ?? true) appendFileSync(join(this.runDir, 'log.jsonl'), JSON.stringify(e) + '\n');
+    this.opts.onEvent?.(e);
+  }
+
+  private batchContext(totalBatches?: number): BatchContext {
+    const c = this.config;
+    const n = this.opts.train.num_samples, B = c.global_train_batch_size;
+    const perEpoch = c.train.drop_last ? Math.floor(n / B) : Math.ceil(n / B);
+    if (perEpoch < 1) throw new Error(`the train split has ${n} samples, fewer than one global batch of ${B}`);
+    return { globalBatchSize: B, batchesPerEpoch: perEpoch, totalBatches };
+  }
+
+  private trainLoader(): DataLoader {
+    const c = this.config;
+    return new DataLoader(this.opts.train, { batch_size: c.global_train_batch_size, shuffle: c.train.shuffle, seed: c.seed,
+      drop_last: c.train.drop_last, pad_to: 'longest', mlm: { mlm_probability: c.train.mlm_probability, seed: c.seed } },
+    this.state.loader);
+  }
+
+  /**
+   * Forward + backward of one global batch with microbatch accumulation into `model.grads` (zeroed first).
+   * @param dropoutBase dropout counter of the first microbatch.
+   * @returns the weighted loss (sum of rows_m / rows * mean CE_m) and the targets.
+   */
+  accumulate(batch: Batch, dropoutBase: number): { loss: number; targets: number } {
+    const { model } = this;
+    const mb = this.config.device_train_microbatch_size;
+    const B = batch.batch_size, S = batch.seq_len;
+    model.zeroGrad();
+    let loss = 0, targets = 0;
+    for (let r0 = 0, m = 0; r0 < B; r0 += mb, m++) {
+      const rows = Math.min(mb, B - r0);
+      const sl = (a: Int32Array) => a.subarray(r0 * S, (r0 + rows) * S);
+      const out = model.forward({ batch: rows, seqlen: S, input_ids: sl(batch.input_ids), attention_mask: sl(batch.attention_mask),
+        token_type_ids: sl(batch.token_type_ids), labels: sl(batch.labels!) }, { training: true, seed: this.config.seed, step: dropoutBase + m });
+      const scale = rows / B;
+      if (out.numTargets > 0) {
+        model.backward(scale);
+        loss += scale * out.loss!;
+      }
+      targets += out.numTargets;
+    }
+    return { loss, targets };
+  }
+
+  /** Learning rate of the next step (peak lr times the schedule factor at the time elapsed so far). */
+  lrAt(state: TrainerState): number {
+    const c = this.config;
+    const T = state.total.value;
+    let t: number, tw: number;
+    const w = c.scheduler.t_warmup;
+    if (state.total.unit === 'tok') {
+      t = state.tokens;
+      if (w.unit === 'dur') tw = w.value * T;
+      else if (w.unit === 'tok') tw = w.value;
+      else throw new Error(`scheduler.t_warmup: with max_duration in tok, t_warmup must be in tok or dur, got '${w.value}${w.unit}'`);
+    } else {
+      t = state.step;
+      tw = w.unit === 'tok' ? (() => { throw new Error("scheduler.t_warmup: 'tok' needs max_duration in tok"); })()
+        : toBatches(w, this.batchContext(T), 'scheduler.t_warmup');
+    }
+    return c.optimizer.lr * linearDecayWithWarmup(t, tw, T, c.scheduler.alpha_f);
+  }
+
+  /** Resolves max_duration to batches or tokens; wall-clock budgets are timed here (not on resume). */
+  private resolveTotal(): void {
+    const md = this.config.max_duration;
+    const budget = wallSeconds(md);
+    if (this.state.total.value > 0) {
+      // Resumed: the saved total keeps the schedule identical; an explicit new ba/sp/ep/tok duration replaces it.
+      if (budget !== null) return;
+      const total = md.unit === 'tok' ? { value: md.value, unit: 'tok' as const }
+        : { value: Math.max(1, toBatches(md, this.batchContext(), 'max_duration')), unit: 'ba' as const };
+      if (total.value !== this.state.total.value || total.unit !== this.state.total.unit) {
+        this.emit({ type: 'warning', message: `max_duration changed on resume: ${this.state.total.value}${this.state.total.unit} -> ` +
+          `${total.value}${total.unit}; the learning-rate schedule changes from here on` });
+        this.state.total = total;
+      }
+      return;
+    }
+    if (md.unit === 'tok') { this.state.total = { value: md.value, unit: 'tok' }; return; }
+    if (budget === null) { this.state.total = { value: Math.max(1, toBatches(md, this.batchContext(), 'max_duration')), unit: 'ba' }; return; }
+    // Time forward+backward passes on the first batches (no optimizer step: params and state are untouched).
+    const loader = this.trainLoader();
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const b = loader.next();
+      const t0 = performance.now();
+      this.accumulate(b, 0);
+      times.push((performance.now() - t0) / 1000);
+    }
+    this.model.zeroGrad();
+    const perStep = (times[1] + times[2]) / 2 * 1.02;   // + the optimizer step
+    const total = Math.max(1, Math.floor(0.9 * budget / perStep));
+    this.state.total = { value: total, unit: 'ba' };
+    this.emit({ type: 'calibrate', seconds_per_step: perStep, budget_s: budget, total_batches: total });
+  }
+
+  /**
+   * Evaluates on the validation split: batches in order, 15% masks (eval mlm_probability) fixed by the seed and the
+   * batch index, first `eval_subset_num_batches` batches (all when -1).
+   */
+  evaluate(): EvalResult | null {
+    const ds = this.opts.val;
+    if (!ds) return null;
+    const c = this.config, V = c.model.vocab_size;
+    const loader = new DataLoader(ds, { batch_size: c.device_eval_batch_size, shuffle: false, drop_last: c.eval.drop_last,
+      seed: c.seed, pad_to: 'longest', mlm: { mlm_probability: c.eval.mlm_probability, seed: c.seed } });
+    let lossSum = 0, hits = 0, n = 0, batches = 0;
+    for (const b of loader.epochBatches()) {
+      if (c.eval_subset_num_batches >= 0 && batches >= c.eval_subset_num_batches) break;
+      batches++;
+      const out = this.model.forward({ batch: b.batch_size, seqlen: b.seq_len, input_ids: b.input_ids, attention_mask: b.attention_mask,
+        token_type_ids: b.token_type_ids, labels: b.labels }, { training: false });
+      if (!out.numTargets) continue;
+      lossSum += out.loss! * out.numTargets;
+      n += out.numTargets;
+      const lg = out.logits;
+      for (let r = 0; r < out.numTargets; r++) {
+        let best = 0, bv = -Infinity;
+        const off = r * V;
+        for (let v = 0; v < V; v++) if (lg[off + v] > bv) { bv = lg[off + v]; best = v; }
+        if (best === b.labels![out.positions[r]]) hits++;
+      }
+    }
+    return { loss: n ? lossSum / n : NaN, accuracy: n ? hits / n : NaN, num_targets: n, batches };
+  }
+
+  private save(): void {
+    const t0 = performance.now();
+    this.state.optimizer_t = this.optimizer.t;
+    const dir = saveCheckpoint(this.checkpointDir, this.model.params, this.optimizer, this.state, this.config);
+    this.lastCheckpoint = dir;
+    const removed = pruneCheckpoints(this.checkpointDir, this.config.save_num_checkpoints_to_keep);
+    this.emit({ type: 'checkpoint', step: this.state.step, dir, seconds: (performance.now() - t0) / 1000, removed });
+  }
+
+  /** Writes the weights (reference names) and an HF-style config.json to `<runDir>/model`. */
+  exportModel(): string {
+    const dir = join(this.runDir, 'model');
+    mkdirSync(dir, { recursive: true });
+    writeSafetensors(join(dir, 'model.safetensors'), stateDict(this.model.params), { format: 'pt' });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...this.config.model, architectures: ['BertForMaskedLM'],
+      model_type: 'bert' }, null, 2) + '\n');
+    return dir;
+  }
+
+  /**
+   * Trains until max_duration (or until `onStep` returns 'stop'), evaluating and checkpointing on schedule.
+   * @throws TrainingDivergedError on a NaN/Inf loss or gradient norm (logged as a 'diverged' event first).
+   */
+  async fit(): Promise<FitResult> {
+    const c = this.config;
+    this.resolveTotal();
+    const st = this.state;
+    const tokMode = st.total.unit === 'tok';
+    const ctx = this.batchContext(tokMode ? undefined : st.total.value);
+    const every = (t: typeof c.eval_interval | null, key: string) => (t ? Math.max(1, toBatches(t, ctx, key)) : 0);
+    const evalEvery = this.opts.val ? every(c.eval_interval, 'eval_interval') : 0;
+    const saveEvery = every(c.save_interval, 'save_interval');
+    const params = this.model.numParameters();
+    this.emit({ type: 'start', time: new Date().toISOString(), run_name: c.run_name, params, total: st.total,
+      resumed_from: this.resumedFrom, global_batch: c.global_train_batch_size, microbatch: c.device_train_microbatch_size,
+      peak_flops: c.mfu_peak_flops, step: st.step });
+    writeFileSync(join(this.runDir, 'config.json'), JSON.stringify(c, null, 1) + '\n');
+    const loader = this.trainLoader();
+    const speed = new SpeedWindow(c.speed_window);
+    const losses = new Map<number, number>();
+    const grads = () => this.model.grads!;
+    let lastEval: EvalResult | null = null, lastEvalStep = -1, stopped = false;
+    const done = () => (tokMode ? st.tokens >= st.total.value : st.step >= st.total.value);
+    const tStart = performance.now(), elapsed0 = st.elapsed_s;
+    while (!done()) {
+      const t0 = performance.now();
+      const lr = this.lrAt(st);
+      const batch = loader.next();
+      const { loss } = this.accumulate(batch, st.step * this.microbatches);
+      const step = st.step + 1;
+      let gnorm = Math.sqrt(this.model.k.sumSquares(grads().data, grads().data.length));
+      if (!Number.isFinite(loss) || !Number.isFinite(gnorm)) {
+        this.emit({ type: 'diverged', step, loss, grad_norm: gnorm, last_checkpoint: this.lastCheckpoint });
+        throw new TrainingDivergedError(step, loss, this.lastCheckpoint, gnorm);
+      }
+      if (c.grad_clip_norm !== null && gnorm > c.grad_clip_norm) {
+        const g = grads().data;
+        this.model.k.axpby(g.length, c.grad_clip_norm / (gnorm + 1e-6), g, 0, g);
+      }
+      this.optimizer.step(grads(), lr);
+      const tokens = batch.cu_seqlens[batch.batch_size];
+      st.step = step; st.samples += batch.batch_size; st.tokens += tokens; st.optimizer_t = this.optimizer.t;
+      st.loader = loader.state(); st.rng.dropout_counter_base = step * this.microbatches;
+      const stepS = (performance.now() - t0) / 1000;
+      st.elapsed_s = elapsed0 + (performance.now() - tStart) / 1000;
+      speed.push(stepS, tokens, trainingFlops(c.model, params, batch.cu_seqlens));
+      const r = speed.rates();
+      losses.set(step, loss);
+      const progress = tokMode ? st.tokens / st.total.value : st.step / st.total.value;
+      const runS = (performance.now() - tStart) / 1000;
+      const eta = tokMode ? (r.tokensPerS > 0 ? (st.total.value - st.tokens) / r.tokensPerS : 0)
+        : (st.total.value - step) * (runS / losses.size);
+      this.emit({ type: 'step', step, samples: st.samples, tokens: st.tokens, loss, lr, grad_norm: gnorm, step_s: stepS,
+        tokens_per_s: r.tokensPerS, mfu: r.flopsPerS / c.mfu_peak_flops, elapsed_s: st.elapsed_s, total: st.total.value,
+        progress, eta_s: eta });
+      const hook = this.opts.onStep?.(step, this);
+      if (evalEvery && step % evalEvery === 0) {
+        const e0 = performance.now();
+        lastEval = this.evaluate();
+        lastEvalStep = step;
+        if (lastEval) this.emit({ type: 'eval', step, ...lastEval, seconds: (performance.now() - e0) / 1000 });
+      }
+      if (saveEvery && step % saveEvery === 0 && !done()) this.save();
+      await yieldToLoop();
+      if (hook === 'stop') { stopped = true; break; }
+    }
+    if (!stopped) {
+      if (this.opts.val && lastEvalStep !== st.step) {
+        const e0 = performance.now();
+        lastEval = this.evaluate();
+        if (lastEval) this.emit({ type: 'eval', step: st.step, ...lastEval, seconds: (performance.now() - e0) / 1000 });
+      }
+    }
+    if (!this.lastCheckpoint?.endsWith(`ba${st.step}`) || !existsSync(join(this.checkpointDir, `ba${st.step}`))) this.save();
+    const modelDir = this.exportModel();
+    this.emit({ type: 'end', step: st.step, samples: st.samples, tokens: st.tokens, elapsed_s: st.elapsed_s, eval: lastEval, model_dir: modelDir });
+    return { state: st, losses, eval: lastEval, modelDir, stopped };
+  }
+}
