@@ -17,6 +17,6 @@ function slopesF64(n: number): number[] {
 
 /** `[numHeads]` float32 ALiBi slopes; the attention bias of head h is `-slopes[h] * |i - j|`. */
 export function alibiSlopes(numHeads: number): Float32Array {
-  if (!Number.isInteger(numHeads) || numHeads < 1) throw new Error(`alibiSlopes: numHeads must be >= 1, got ${numHeads}`);
+  if (!Number.isInteger(numHeads) || numHeads < 1) throw new RangeError(`alibiSlopes: numHeads must be >= 1, got ${numHeads}`);
   return Float32Array.from(slopesF64(numHeads));
 }

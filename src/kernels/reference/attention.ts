@@ -17,25 +17,8 @@
 import type { Kernels } from '../types.js';
 import { dropoutKeep } from './philox.js';
 
-/**
- * ALiBi head slopes in head order, as float32 (docs section 1.3, `_get_alibi_head_slopes`): for a power of two n,
- * `r = 2^(-2^-(log2 n - 3))` and `slope_i = r * r^i`; otherwise, with c = 2^floor(log2 n), the c-head slopes
- * followed by the even-indexed slopes of 2c heads, first n - c of them (recursive). Computed in float64 with the
- * reference's exact operations, then rounded to float32 as `torch.Tensor(slopes)` does.
- */
-export function alibiSlopes(numHeads: number): Float32Array {
-  if (!Number.isInteger(numHeads) || numHeads < 1) throw new RangeError(`alibiSlopes: numHeads must be >= 1`);
-  const powerOfTwo = (n: number): number[] => {
-    const r = 2 ** -(2 ** -(Math.log2(n) - 3));
-    return Array.from({ length: n }, (_, i) => r * r ** i);
-  };
-  const slopes = (n: number): number[] => {
-    if (Number.isInteger(Math.log2(n))) return powerOfTwo(n);
-    const c = 2 ** Math.floor(Math.log2(n));
-    return powerOfTwo(c).concat(slopes(2 * c).filter((_, i) => i % 2 === 0).slice(0, n - c));
-  };
-  return new Float32Array(slopes(numHeads));
-}
+// ALiBi slopes live in src/model/alibi.ts (one implementation); re-exported for the kernel tests and benchmark.
+export { alibiSlopes } from '../../model/alibi.js';
 
 interface Shape { nnz: number; H: number; d: number; ld: number; ldo: number }
 
