@@ -157,7 +157,13 @@ export async function benchSgemm(opts: { threads?: number; quick?: boolean } = {
   const addon = native();
   const extras = addon as unknown as AddonExtras;
   const prevThreads = addon.numThreads();
-  if (opts.threads !== undefined) addon.setNumThreads(opts.threads);
+  // Pause after a pool resize: common/pool.cc can hang if a freshly started worker is stopped before it first
+  // runs (reported); giving it a moment avoids that window.
+  const settle = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
+  if (opts.threads !== undefined && opts.threads !== prevThreads) {
+    addon.setNumThreads(opts.threads);
+    settle();
+  }
   try {
     const threads = addon.numThreads();
     const quick = opts.quick ?? false;
@@ -165,10 +171,14 @@ export async function benchSgemm(opts: { threads?: number; quick?: boolean } = {
     const minMs = quick ? 100 : 1000, minReps = quick ? 2 : 5, warmup = quick ? 1 : 2;
     const peak = measurePeak();
     const rows: BenchRow[] = [];
-    const peer = runPeer(shapes, threads, minMs, minReps);
     const tag = `${threads}T ${addon.kernelPath()}`;
+    let peerMissing = false;
     for (const s of shapes) {
       const flops = 2 * s.M * s.N * s.K;
+      // The peer runs right before ours on each shape, so both see the same machine load (it varies a lot on a
+      // shared machine); after a failure it is not retried.
+      const peer: PeerResult | null = peerMissing ? null : runPeer([s], threads, minMs, minReps);
+      peerMissing = peer === null;
       const ms = timeShape(addon.sgemm, s, minMs, minReps, warmup);
       const gflops = flops / ms / 1e6;
       const row: BenchRow = { kernel: `sgemm (${tag})`, shape: s.name, ms, gflops, pctPeak: (gflops / peak) * 100 };
@@ -187,19 +197,33 @@ export async function benchSgemm(opts: { threads?: number; quick?: boolean } = {
     const vShapes = quick ? [SGEMM_SHAPES[3]] : [SGEMM_SHAPES[0], SGEMM_SHAPES[7]];
     const versions: Array<[string, SgemmFn | undefined]> =
       [['v1', extras.sgemmV1], ['v2', extras.sgemmV2], ['v3', extras.sgemmV3]];
+    const path = addon.kernelPath();
     for (const s of vShapes) {
       const flops = 2 * s.M * s.N * s.K;
       for (const [v, fn] of versions) {
         if (!fn) continue;
-        const ms = timeShape(fn, s, v === 'v1' ? Math.min(minMs, 300) : minMs, v === 'v1' ? 1 : minReps,
-          v === 'v1' ? 0 : warmup);
-        const gflops = flops / ms / 1e6;
-        rows.push({ kernel: `sgemm ${v} (${tag})`, shape: s.name, ms, gflops, pctPeak: (gflops / peak) * 100 });
+        // v1 has no AVX2 code (one portable implementation); v2+ are also timed on the portable path.
+        const paths: Array<'avx2' | 'portable'> = v === 'v1' || path === 'portable' ? [path] : [path, 'portable'];
+        for (const p of paths) {
+          addon.setKernelPath(p);
+          try {
+            const slow = v === 'v1' || p === 'portable';
+            const ms = timeShape(fn, s, slow ? Math.min(minMs, 300) : minMs, slow ? 1 : minReps, slow ? 0 : warmup);
+            const gflops = flops / ms / 1e6;
+            rows.push({ kernel: `sgemm ${v} (${threads}T ${v === 'v1' ? 'portable' : p})`, shape: s.name, ms, gflops,
+              pctPeak: (gflops / peak) * 100 });
+          } finally {
+            addon.setKernelPath(path);
+          }
+        }
       }
     }
     for (const r of rows) r.note = [r.note, `peak ${peak.toFixed(0)} GFLOP/s`].filter(Boolean).join('; ');
     return rows;
   } finally {
-    if (opts.threads !== undefined) addon.setNumThreads(prevThreads);
+    if (opts.threads !== undefined && opts.threads !== prevThreads) {
+      addon.setNumThreads(prevThreads);
+      settle();
+    }
   }
 }
