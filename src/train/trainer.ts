@@ -337,7 +337,9 @@ export class Trainer {
       st.loader = loader.state(); st.rng.dropout_counter_base = step * this.microbatches;
       const stepS = (performance.now() - t0) / 1000;
       st.elapsed_s = elapsed0 + (performance.now() - tStart) / 1000;
-      speed.push(stepS, tokens, trainingFlops(c.model, params, batch.cu_seqlens));
+      let targets = 0;
+      if (batch.labels) for (let i = 0; i < batch.labels.length; i++) if (batch.labels[i] > 0) targets++;
+      speed.push(stepS, tokens, trainingFlops(c.model, batch.cu_seqlens, targets));
       const r = speed.rates();
       losses.set(step, loss);
       const progress = tokMode ? st.tokens / st.total.value : st.step / st.total.value;
