@@ -160,9 +160,6 @@ test('tanhForward / tanhBackward match the oracle', () => {
   });
 });
 
-// THREADS_NOTE: the pool is resized once to 1 thread and once to 2 per file (all paths inside each), because a
-// worker started by a resize and stopped by the next one before it first runs can miss its wake-up
-// (native/common/pool.cc reads the generation inside the new thread); fewer resizes keep the tests clear of it.
 test('results are bit-identical for 1 and 2 threads, and the same for every chunk position', () => {
   const n = 100_003, rows = 70, I = 3000;
   const x = inputs(n, 5), dy = randn(n, rng(6)), xg = inputs(rows * 2 * I, 8), dyg = randn(rows * I, rng(9));

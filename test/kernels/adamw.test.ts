@@ -13,14 +13,6 @@ import { forEachPath, randn, rng, withThreads } from '../helpers.js';
 const nat = nativeKernels();
 const ref = referenceKernels;
 
-// POOL_NOTE: native/common/pool.cc (not ours) can deadlock when the pool is shrunk right after it was (re)started:
-// a new worker that has not yet read the generation counter never sees the quit signal, so join() hangs. Until it
-// is fixed, the pool is created at load time and every resize waits 30 ms first, so workers reach their wait loop.
-native().numThreads();
-function onThreads<T>(n: number, fn: () => T): T {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
-  return withThreads(n, fn);
-}
 
 function assertBitEqual(a: Float32Array, b: Float32Array, label: string): void {
   assert.equal(a.length, b.length, `${label}: length`);
@@ -110,7 +102,7 @@ test('adamwStep: native equals the float32-order reference bit for bit (paths, t
   }));
   forEachPath((path) => {
     for (const threads of [1, 2]) {
-      onThreads(threads, () => {
+      withThreads(threads, () => {
         for (const { n, o, p0, grads, e } of cases) {
           const a = { p: p0.slice(), m: new Float32Array(n), v: new Float32Array(n) };
           factors.forEach((f, s) => {

@@ -47,7 +47,6 @@ test('AVX2 and portable paths, and 1 and 2 threads, give bit-identical outputs a
     });
     return r;
   };
-  // One resize to 1 thread and one to 2 per file (see THREADS_NOTE in activations.test.ts).
   const one = withThreads(1, run), two = withThreads(2, run);
   for (let k = 0; k < one.length; k++) assert.deepEqual(one[k], two[k], `thread output ${k}`);
   for (let k = 3; k < one.length; k++) assert.deepEqual(one[k], one[k - 3], `path output ${k % 3}`);

@@ -11,14 +11,6 @@ import { dot64, finiteDiff, forEachPath, randint, randn, rng, withThreads } from
 const nat = nativeKernels();
 const ref = referenceKernels;
 
-// POOL_NOTE: native/common/pool.cc (not ours) can deadlock when the pool is shrunk right after it was (re)started:
-// a new worker that has not yet read the generation counter never sees the quit signal, so join() hangs. Until it
-// is fixed, the pool is created at load time and every resize waits 30 ms first, so workers reach their wait loop.
-native().numThreads();
-function onThreads<T>(n: number, fn: () => T): T {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
-  return withThreads(n, fn);
-}
 
 function assertBitEqual(a: Float32Array, b: Float32Array, label: string): void {
   assert.equal(a.length, b.length, `${label}: length`);
@@ -41,8 +33,8 @@ test('embeddingForward: native equals the reference bit for bit (both paths, 1 a
     return { n, hidden, vocab, ids, typeIds, word, type, expected };
   });
   forEachPath((path) => {
-    for (const threads of [1, 2]) {  // all cases under one pool size: few resizes (POOL_NOTE)
-      onThreads(threads, () => {
+    for (const threads of [1, 2]) {
+      withThreads(threads, () => {
         for (const { n, hidden, vocab, ids, typeIds, word, type, expected } of cases) {
           const out = new Float32Array(n * hidden).fill(NaN);
           nat.embeddingForward(ids, typeIds, n, hidden, word, vocab, type, 2, out);
@@ -91,7 +83,7 @@ test('embeddingBackward: native vs reference, deterministic across paths and thr
   }));
   forEachPath((path) => {
     for (const threads of [1, 2]) {
-      onThreads(threads, () => {
+      withThreads(threads, () => {
         for (const c of cases) {
           const { n, hidden, vocab, pad, ids, dOut, init, expected } = c;
           const dTable = init.slice();

@@ -155,7 +155,6 @@ test('bit-identical for 1 and 2 threads (forward, dX, dGamma, dBeta), both paths
     N.layerNormBackward(c.dy, f.sum, c.gamma, f.mean, f.rstd, rows, cols, dX, dG, dB);
     return [f.sum, f.out, f.mean, f.rstd, dX, dG, dB];
   };
-  // One resize to 1 thread and one to 2 (each path inside): see THREADS_NOTE in activations.test.ts.
   const paths: string[] = [];
   const one = withThreads(1, () => { const r: Float32Array[][] = []; forEachPath((p) => { paths.push(p); r.push(run()); }); return r; });
   const two = withThreads(2, () => { const r: Float32Array[][] = []; forEachPath(() => r.push(run())); return r; });

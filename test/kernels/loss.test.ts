@@ -12,14 +12,6 @@ import { assertClose, finiteDiff, forEachPath, randint, randn, rng, withThreads 
 const nat = nativeKernels();
 const ref = referenceKernels;
 
-// POOL_NOTE: native/common/pool.cc (not ours) can deadlock when the pool is shrunk right after it was (re)started:
-// a new worker that has not yet read the generation counter never sees the quit signal, so join() hangs. Until it
-// is fixed, the pool is created at load time and every resize waits 30 ms first, so workers reach their wait loop.
-native().numThreads();
-function onThreads<T>(n: number, fn: () => T): T {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
-  return withThreads(n, fn);
-}
 
 function assertBitEqual(a: Float32Array, b: Float32Array, label: string): void {
   assert.equal(a.length, b.length, `${label}: length`);
@@ -51,7 +43,7 @@ test('crossEntropy forward/backward: native vs reference, both paths, 1 vs 2 thr
   forEachPath((path) => {
     const firstRun: Array<{ loss: number; lse: Float32Array; d: Float32Array }> = [];
     for (const threads of [1, 2]) {
-      onThreads(threads, () => cases.forEach((c, k) => {
+      withThreads(threads, () => cases.forEach((c, k) => {
         const label = `rows=${c.rows} V=${c.V} ${path} threads=${threads}`;
         const lse = new Float32Array(c.rows).fill(NaN);
         const loss = nat.crossEntropyForward(c.logits, c.targets, c.rows, c.V, lse);

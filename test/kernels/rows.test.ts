@@ -11,14 +11,6 @@ import { forEachPath, randint, randn, rng, withThreads } from '../helpers.js';
 const nat = nativeKernels();
 const ref = referenceKernels;
 
-// POOL_NOTE: native/common/pool.cc (not ours) can deadlock when the pool is shrunk right after it was (re)started:
-// a new worker that has not yet read the generation counter never sees the quit signal, so join() hangs. Until it
-// is fixed, the pool is created at load time and every resize waits 30 ms first, so workers reach their wait loop.
-native().numThreads();
-function onThreads<T>(n: number, fn: () => T): T {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
-  return withThreads(n, fn);
-}
 
 function assertBitEqual(a: Float32Array, b: Float32Array, label: string): void {
   assert.equal(a.length, b.length, `${label}: length`);
@@ -51,7 +43,7 @@ test('gatherRows / scatterRows / scatterAddRows: native equals the reference exa
   }));
   forEachPath((path) => {
     for (const threads of [1, 2]) {
-      onThreads(threads, () => {
+      withThreads(threads, () => {
         for (const c of cases) {
           const label = `n=${c.n} cols=${c.cols} ${path} threads=${threads}`;
           // Copies are exact and each scatter-add element is one float32 addition: bit equality everywhere.
@@ -75,7 +67,7 @@ test('row kernels work on subarray views and repeated scatter indices keep seque
   const src = randn(n * cols + 5, r).subarray(5);
   const base = randn(40 * cols + 3, r);
   forEachPath((path) => {
-    onThreads(2, () => {
+    withThreads(2, () => {
       const e1 = base.slice().subarray(3), a1 = base.slice().subarray(3);
       ref.scatterRows(src, index, n, cols, e1); nat.scatterRows(src, index, n, cols, a1);
       assertBitEqual(a1, e1, `scatter repeated (last wins) ${path}`);
@@ -95,7 +87,7 @@ test('axpby: native equals the reference; b = 0 does not read y (NaN stays out)'
   const coefs: Array<[number, number]> = [[1, 1], [0.5, -2], [1 / 3, 0.1], [-1.5, 0], [0, 0.7]];
   forEachPath((path) => {
     for (const threads of [1, 2]) {
-      onThreads(threads, () => {
+      withThreads(threads, () => {
         for (const n of ns) {
           for (const [a, b] of coefs) {
             const x = randn(n, r), y0 = randn(n, r);
@@ -120,8 +112,8 @@ test('sumSquares: float64, matches the reference, independent of the thread coun
     const x = randn(n + 2, r).subarray(1, n + 1);
     const expected = ref.sumSquares(x, n);
     forEachPath((path) => {
-      const one = onThreads(1, () => nat.sumSquares(x, n));
-      const two = onThreads(2, () => nat.sumSquares(x, n));
+      const one = withThreads(1, () => nat.sumSquares(x, n));
+      const two = withThreads(2, () => nat.sumSquares(x, n));
       // Fixed chunks of 8192 with per-chunk float64 sums added in chunk order: the thread count cannot matter.
       assert.equal(two, one, `n=${n} ${path}: 1 vs 2 threads`);
       // Products of float32 values are exact in float64; only the additions round, each by <= 2^-53 of a partial
