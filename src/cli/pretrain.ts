@@ -152,7 +152,7 @@ export function registerPretrain(program: Command): void {
       console.log(`\n== ${cfg.run_name}: ${st.step} steps, ${st.samples} samples, ${st.tokens} non-pad tokens, ${fmtS(st.elapsed_s)} of training`);
       const last = Math.max(1, st.elapsed_s);
       console.log(`throughput: ${(st.tokens / last).toFixed(0)} non-pad tokens/s over the run (this process's steps: see log.jsonl); ` +
-        `MFU formula (6*N*T + 12*L*H*sum len^2) / s / ${(cfg.mfu_peak_flops / 1e9).toFixed(0)} GFLOP/s`);
+        `MFU = executed model FLOPs (src/train/metrics.ts) / s / ${(cfg.mfu_peak_flops / 1e9).toFixed(0)} GFLOP/s`);
       if (result.eval && data.val) {
         const h = unigramEntropy(data.val);
         console.log(`validation MLM loss: ${result.eval.loss.toFixed(4)} nats (${(100 * cfg.eval.mlm_probability).toFixed(0)}% masking, ` +

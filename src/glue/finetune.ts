@@ -16,7 +16,7 @@ import { MosaicBertForSequenceClassification } from '../model/classification.js'
 import { paramShapes } from '../model/params.js';
 import { fillNormal } from '../model/init.js';
 import { readSafetensors, type Tensor } from '../io/safetensors.js';
-import { readPretrainedWeights, savePretrained } from '../interop/pretrained.js';
+import { readPretrainedWeights, savePretrained, WEIGHT_FILES } from '../interop/pretrained.js';
 import { listCheckpoints } from '../train/checkpoint.js';
 import { loadConfig } from '../train/config.js';
 import { DecoupledAdamW } from '../train/decoupled_adamw.js';
@@ -161,9 +161,12 @@ interface ResolvedSource { dir: string; kind: 'hf' | 'checkpoint' | 'preset'; pr
 function resolveSource(src: string): ResolvedSource {
   if (src.startsWith('preset:')) return { dir: src, kind: 'preset', preset: src.slice(7) };
   const d = resolve(src);
-  if (existsSync(join(d, 'config.json'))) return { dir: d, kind: 'hf' };
+  // A pretraining run folder also has a config.json (the run's), but its weights are under model/.
+  const hasWeights = (x: string) => WEIGHT_FILES.some((f) => existsSync(join(x, f)));
+  if (existsSync(join(d, 'config.json')) && hasWeights(d)) return { dir: d, kind: 'hf' };
   if (existsSync(join(d, 'state.json')) && existsSync(join(d, 'model.safetensors'))) return { dir: d, kind: 'checkpoint' };
   if (existsSync(join(d, 'model', 'config.json'))) return { dir: join(d, 'model'), kind: 'hf' };
+  if (existsSync(join(d, 'config.json'))) return { dir: d, kind: 'hf' };  // weights missing: readPretrainedWeights says so
   for (const sub of ['.', 'checkpoints']) {
     const cks = listCheckpoints(join(d, sub));
     if (cks.length) return { dir: cks[cks.length - 1].dir, kind: 'checkpoint' };
