@@ -35,10 +35,10 @@ function fill(n: number, seed: number): Float32Array {
  */
 export async function benchAttention(opts: { quick?: boolean; peak?: number } = {}): Promise<BenchRow[]> {
   const peakGflops = opts.peak ?? 195;
-  const addon = native() as unknown as Record<string, unknown>;
-  const fused = { fwd: addon.attentionForward as Fwd, bwd: addon.attentionBackward as Bwd };
-  const matFwd = addon.attentionMaterializedForward as Fwd | undefined;
-  const matBwd = addon.attentionMaterializedBackward as Bwd | undefined;
+  const addon = native();
+  const fused = { fwd: addon.attentionForward, bwd: addon.attentionBackward };
+  const matFwd: Fwd = addon.attentionMaterializedForward;
+  const matBwd: Bwd = addon.attentionMaterializedBackward;
   const timing = opts.quick ? { warmup: 1, minReps: 3, minMs: 150 } : { warmup: 2, minReps: 5, minMs: 600 };
   const rounds = opts.quick ? 1 : 3;
   const H = 12, d = 64;
@@ -58,25 +58,21 @@ export async function benchAttention(opts: { quick?: boolean; peak?: number } = 
     for (const kind of ['fwd', 'fwd+bwd'] as const) {
       const flop = kind === 'fwd' ? flopFwd : flopFwd + flopBwd;
       const ours = kind === 'fwd' ? fwdOf(fused.fwd) : fwdBwdOf(fused.fwd, fused.bwd);
-      const peer = matFwd && matBwd ? (kind === 'fwd' ? fwdOf(matFwd) : fwdBwdOf(matFwd, matBwd)) : null;
+      const peer = kind === 'fwd' ? fwdOf(matFwd) : fwdBwdOf(matFwd, matBwd);
       // Rounds alternate ours / peer and keep each one's best median, so a burst of load from other processes
       // on a shared machine does not land on one side only.
       let ms = Infinity, pms = Infinity;
       for (let round = 0; round < rounds; round++) {
         ms = Math.min(ms, timeMedian(ours, timing));
-        if (peer) pms = Math.min(pms, timeMedian(peer, timing));
+        pms = Math.min(pms, timeMedian(peer, timing));
       }
       const gflops = flop / ms / 1e6;
       const row: BenchRow = {
         kernel: `attention ${kind} (fused)`, shape, ms, gflops, pctPeak: (100 * gflops) / peakGflops,
         note: `FLOPs: fwd 4*L^2*d, bwd 8*L^2*d per (sequence, head); ` +
           `${kind === 'fwd' ? 'forward only' : 'forward then backward'}; best median of ${rounds} alternating rounds`,
+        peer: 'materialized SxS attention (our sgemm)', peerGflops: flop / pms / 1e6, ratio: pms / ms,
       };
-      if (peer) {
-        row.peer = 'materialized SxS attention (our sgemm)';
-        row.peerGflops = flop / pms / 1e6;
-        row.ratio = pms / ms;
-      }
       rows.push(row);
       await new Promise((r) => setImmediate(r));  // let the event loop breathe between rows
     }

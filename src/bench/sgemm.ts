@@ -120,16 +120,9 @@ function runPeer(shapes: Shape[], threads: number, minMs: number, minReps: numbe
   return null;
 }
 
-interface AddonExtras {
-  measurePeakGflops(ms: number): number;
-  sgemmV1?: SgemmFn;
-  sgemmV2?: SgemmFn;
-  sgemmV3?: SgemmFn;
-}
-
 /** Measured fp32 peak of the machine in GFLOP/s with the current thread count (native FMA probe, ~200 ms). */
 export function measurePeak(): number {
-  return (native() as unknown as AddonExtras).measurePeakGflops(200);
+  return native().measurePeakGflops(200);
 }
 
 function randomF32(n: number, seed: number): Float32Array {
@@ -155,14 +148,9 @@ function timeShape(fn: SgemmFn, s: Shape, minMs: number, minReps: number, warmup
  */
 export async function benchSgemm(opts: { threads?: number; quick?: boolean } = {}): Promise<BenchRow[]> {
   const addon = native();
-  const extras = addon as unknown as AddonExtras;
   const prevThreads = addon.numThreads();
-  // Pause after a pool resize: common/pool.cc can hang if a freshly started worker is stopped before it first
-  // runs (reported); giving it a moment avoids that window.
-  const settle = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
   if (opts.threads !== undefined && opts.threads !== prevThreads) {
     addon.setNumThreads(opts.threads);
-    settle();
   }
   try {
     const threads = addon.numThreads();
@@ -195,8 +183,7 @@ export async function benchSgemm(opts: { threads?: number; quick?: boolean } = {
     }
     // Numbered versions on one or two shapes (v1 is slow: short timings).
     const vShapes = quick ? [SGEMM_SHAPES[3]] : [SGEMM_SHAPES[0], SGEMM_SHAPES[7]];
-    const versions: Array<[string, SgemmFn | undefined]> =
-      [['v1', extras.sgemmV1], ['v2', extras.sgemmV2], ['v3', extras.sgemmV3]];
+    const versions: Array<[string, SgemmFn | undefined]> = [['v1', addon.sgemmV1], ['v2', addon.sgemmV2]];
     const path = addon.kernelPath();
     for (const s of vShapes) {
       const flops = 2 * s.M * s.N * s.K;
@@ -223,7 +210,6 @@ export async function benchSgemm(opts: { threads?: number; quick?: boolean } = {
   } finally {
     if (opts.threads !== undefined && opts.threads !== prevThreads) {
       addon.setNumThreads(prevThreads);
-      settle();
     }
   }
 }

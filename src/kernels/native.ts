@@ -17,6 +17,16 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
   hasAvx2(): boolean;
   /** `out[i] = uniform(seed, stream, start + i)` from Philox4x32-10 (see native/common/philox.h). */
   philoxUniform(out: Float32Array, seed: number, stream: number, start: number): void;
+  /** Measured fp32 FMA peak of the machine in GFLOP/s: independent FMA chains on every pool thread for ~ms. */
+  measurePeakGflops(ms: number): number;
+  /** Numbered SGEMM versions (benchmarks and tests): v1 blocked baseline, v2 packed + AVX2 micro-kernel. */
+  sgemmV1: Kernels['sgemm'];
+  sgemmV2: Kernels['sgemm'];
+  /** The materialized SxS attention peer (benchmark), same contract as the fused kernel. */
+  attentionMaterializedForward: Kernels['attentionForward'];
+  attentionMaterializedBackward: Kernels['attentionBackward'];
+  /** The float32 erf of the GELU kernels (accuracy tests). */
+  erfFloat32(x: Float32Array, n: number, out: Float32Array): void;
 }
 
 function packageRoot(): string {

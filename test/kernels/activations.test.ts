@@ -11,7 +11,7 @@ import { assertClose, dot64, finiteDiff, forEachPath, randn, rng, withThreads } 
 
 const N = nativeKernels();
 const erfFloat32 = (x: Float32Array, n: number, out: Float32Array): void =>
-  (native() as unknown as { erfFloat32(x: Float32Array, n: number, out: Float32Array): void }).erfFloat32(x, n, out);
+  native().erfFloat32(x, n, out);
 
 /** Asserts |a_i - e_i| <= k * scale_i for every i (an elementwise absolute tolerance). */
 function assertScaled(a: Float32Array, e: ArrayLike<number>, scale: ArrayLike<number>, k: number, label: string) {

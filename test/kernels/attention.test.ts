@@ -29,13 +29,10 @@ type AttnBwd = Kernels['attentionBackward'];
 interface Impl { name: string; fwd: AttnFwd; bwd: AttnBwd }
 
 function impls(): Impl[] {
-  const a = native() as unknown as Record<string, unknown>;
+  const a = native();
   return [
-    { name: 'fused', fwd: a.attentionForward as AttnFwd, bwd: a.attentionBackward as AttnBwd },
-    {
-      name: 'materialized', fwd: a.attentionMaterializedForward as AttnFwd,
-      bwd: a.attentionMaterializedBackward as AttnBwd,
-    },
+    { name: 'fused', fwd: a.attentionForward, bwd: a.attentionBackward },
+    { name: 'materialized', fwd: a.attentionMaterializedForward, bwd: a.attentionMaterializedBackward },
   ];
 }
 
