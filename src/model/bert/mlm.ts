@@ -7,7 +7,7 @@
  */
 import type { ModelOptions } from '../base.js';
 import { unpadBatch } from '../batch.js';
-import { linearBackward, linearForward } from '../layers/linear.js';
+import { MlmHead } from '../layers/mlm_head.js';
 import type { MaskedLMBatch, MaskedLMOutput } from '../mlm.js';
 import { BertBase } from './base.js';
 import type { BertConfig } from './config.js';
@@ -25,8 +25,12 @@ export interface BertMaskedLMForwardOptions {
 export class BertForMaskedLM extends BertBase {
   private last: { nm: number; targets: Int32Array; targetRows: Int32Array; nsub: number } | null = null;
 
+  private readonly mlmHead: MlmHead;
+
   constructor(config: BertConfig, opts: ModelOptions = {}) {
     super(config, 'mlm', opts);
+    this.mlmHead = new MlmHead(config.hidden_size, config.vocab_size, config.layer_norm_eps, BERT_DECODER_BIAS_KEY,
+      this.k, this.ws);
   }
 
   /**
@@ -81,23 +85,9 @@ export class BertForMaskedLM extends BertBase {
     return { loss: nm ? sum / nm : 0, numTargets: nm, logits, positions, unpadded: u };
   }
 
-  /**
-   * MLM head `LN(gelu(x Wt^T + bt)) E^T + b` on `x: [rows, H]`; returns `[rows, V]` logits in a workspace buffer
-   * named after `tag` (what the backward needs is kept when tag is 'mlm'). LayerNorm eps is `layer_norm_eps`.
-   */
+  /** MLM head on `[rows, H]` -> `[rows, V]` logits (LayerNorm eps = layer_norm_eps, HF's rule). */
   headForward(x: Float32Array, rows: number, tag: string): Float32Array {
-    const { config: cfg, k, ws, params: P } = this;
-    const H = cfg.hidden_size, V = cfg.vocab_size;
-    const t = ws.f32(`${tag}.t`, rows * H), g = ws.f32(`${tag}.g`, rows * H), n = ws.f32(`${tag}.n`, rows * H);
-    linearForward(k, x, rows, H, P.get('cls.predictions.transform.dense.weight'),
-      P.get('cls.predictions.transform.dense.bias'), H, t);
-    k.geluForward(t, rows * H, g);
-    k.layerNormForward(g, null, P.get('cls.predictions.transform.LayerNorm.weight'),
-      P.get('cls.predictions.transform.LayerNorm.bias'), rows, H, cfg.layer_norm_eps, null, n,
-      ws.f32(`${tag}.mean`, rows), ws.f32(`${tag}.rstd`, rows));
-    const logits = ws.f32(`${tag}.logits`, rows * V);
-    linearForward(k, n, rows, H, P.get('bert.embeddings.word_embeddings.weight'), P.get(BERT_DECODER_BIAS_KEY), V, logits);
-    return logits;
+    return this.mlmHead.forward(this.params, x, rows, tag);
   }
 
   /**
@@ -107,24 +97,14 @@ export class BertForMaskedLM extends BertBase {
   backward(lossScale = 1): void {
     const last = this.last;
     if (!last) throw new Error('BertForMaskedLM.backward needs a forward with labels first');
-    const { config: cfg, k, ws, params: P } = this;
+    const { config: cfg, k, ws } = this;
     const G = this.requireGrads();
     const H = cfg.hidden_size, V = cfg.vocab_size, { nm, nsub } = last;
     const dh = ws.zeros('mlm.dh', nsub * H);
     if (nm > 0) {
       const logits = ws.f32('mlm.logits', nm * V);
       k.crossEntropyBackward(logits, last.targets, ws.f32('mlm.lse', nm), nm, V, lossScale / nm, logits);
-      const dn = ws.f32('mlm.dn', nm * H);
-      linearBackward(k, logits, ws.f32('mlm.n', nm * H), nm, H, P.get('bert.embeddings.word_embeddings.weight'), V,
-        G.get('bert.embeddings.word_embeddings.weight'), G.get(BERT_DECODER_BIAS_KEY), dn);
-      const dg = ws.f32('mlm.dg', nm * H);
-      k.layerNormBackward(dn, ws.f32('mlm.g', nm * H), P.get('cls.predictions.transform.LayerNorm.weight'),
-        ws.f32('mlm.mean', nm), ws.f32('mlm.rstd', nm), nm, H, dg, G.get('cls.predictions.transform.LayerNorm.weight'),
-        G.get('cls.predictions.transform.LayerNorm.bias'));
-      k.geluBackward(ws.f32('mlm.t', nm * H), dg, nm * H, dg);
-      const dhm = ws.f32('mlm.dhm', nm * H);
-      linearBackward(k, dg, ws.f32('mlm.hm', nm * H), nm, H, P.get('cls.predictions.transform.dense.weight'), H,
-        G.get('cls.predictions.transform.dense.weight'), G.get('cls.predictions.transform.dense.bias'), dhm);
+      const dhm = this.mlmHead.backward(this.params, G, ws.f32('mlm.hm', nm * H), logits, nm);
       k.scatterRows(dhm, last.targetRows, nm, H, dh);
     }
     this.encoder.backward(dh, G);
