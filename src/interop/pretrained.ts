@@ -9,7 +9,7 @@
 import { copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
-import { configFromDict, type MosaicBertConfig } from '../model/config.js';
+import { configFromDict, hfBertConfigFields, type MosaicBertConfig } from '../model/config.js';
 import { paramShapes, type HeadKind } from '../model/params.js';
 import { stateDict, TIED_DECODER_KEY, WORD_EMBEDDINGS_KEY } from '../model/state_dict.js';
 import { MosaicBertForMaskedLM } from '../model/mlm.js';
@@ -258,39 +258,11 @@ const DEFAULT_AUTO_MAP: Record<HeadKind, Record<string, string>> = {
  * `to_hf_config_dict`, plus `auto_map`; classification adds `id2label` / `label2id` and `problem_type` if set).
  */
 export function hfConfigDict(config: MosaicBertConfig, head: HeadKind): Record<string, unknown> {
-  const d: Record<string, unknown> = {
-    architectures: [head === 'mlm' ? 'BertForMaskedLM' : 'BertForSequenceClassification'],
-    model_type: 'bert',
-    alibi_starting_size: config.alibi_starting_size,
-    auto_map: { ...DEFAULT_AUTO_MAP[head], ...(config.auto_map ?? {}) },
-    attention_probs_dropout_prob: config.attention_probs_dropout_prob,
-    classifier_dropout: config.classifier_dropout,
-    hidden_act: config.hidden_act,
-    hidden_dropout_prob: config.hidden_dropout_prob,
-    hidden_size: config.hidden_size,
-    initializer_range: config.initializer_range,
-    intermediate_size: config.intermediate_size,
-    layer_norm_eps: config.layer_norm_eps,
-    max_position_embeddings: config.max_position_embeddings,
-    num_attention_heads: config.num_attention_heads,
-    num_hidden_layers: config.num_hidden_layers,
-    pad_token_id: config.pad_token_id,
-    position_embedding_type: 'absolute',
-    torch_dtype: 'float32',
-    type_vocab_size: config.type_vocab_size,
-    vocab_size: config.vocab_size,
+  const { architectures, model_type, ...rest } = hfBertConfigFields(config, head);
+  return {
+    architectures, model_type, alibi_starting_size: config.alibi_starting_size,
+    auto_map: { ...DEFAULT_AUTO_MAP[head], ...(config.auto_map ?? {}) }, ...rest,
   };
-  if (head === 'classification') {
-    const n = config.num_labels;
-    const id2label = config.id2label && Object.keys(config.id2label).length === n
-      ? config.id2label : Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), `LABEL_${i}`]));
-    d.id2label = id2label;
-    d.label2id = config.label2id && Object.keys(config.label2id).length === n
-      ? config.label2id : Object.fromEntries(Object.entries(id2label).map(([i, l]) => [l, Number(i)]));
-    d.num_labels = n;
-    if (config.problem_type) d.problem_type = config.problem_type;
-  }
-  return d;
 }
 
 /** Writes `data` to `path` atomically (temporary file in the same folder, fsync, rename). */

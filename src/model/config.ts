@@ -111,3 +111,51 @@ export function readConfig(path: string): MosaicBertConfig {
 export function headDim(cfg: MosaicBertConfig): number {
   return cfg.hidden_size / cfg.num_attention_heads;
 }
+
+/** The config fields both model types share (the subset of HF `BertConfig` that the two readers consume). */
+export interface HfBertFields {
+  hidden_act: string; hidden_dropout_prob: number; attention_probs_dropout_prob: number; classifier_dropout: number | null;
+  hidden_size: number; initializer_range: number; intermediate_size: number; layer_norm_eps: number;
+  max_position_embeddings: number; num_attention_heads: number; num_hidden_layers: number; pad_token_id: number;
+  type_vocab_size: number; vocab_size: number; num_labels: number; id2label?: Record<string, string>;
+  label2id?: Record<string, number>; problem_type?: string;
+}
+
+/**
+ * The HF `BertConfig` fields of a `config.json` (`architectures`, `model_type: 'bert'`, sizes, dropouts, ...); for
+ * classification also `id2label` / `label2id` (generated `LABEL_i` when absent), `num_labels` and `problem_type`.
+ * Model-specific keys (MosaicBERT's `alibi_starting_size`, `auto_map`) are added by the caller.
+ */
+export function hfBertConfigFields(config: HfBertFields, head: 'mlm' | 'classification'): Record<string, unknown> {
+  const d: Record<string, unknown> = {
+    architectures: [head === 'mlm' ? 'BertForMaskedLM' : 'BertForSequenceClassification'],
+    model_type: 'bert',
+    attention_probs_dropout_prob: config.attention_probs_dropout_prob,
+    classifier_dropout: config.classifier_dropout,
+    hidden_act: config.hidden_act,
+    hidden_dropout_prob: config.hidden_dropout_prob,
+    hidden_size: config.hidden_size,
+    initializer_range: config.initializer_range,
+    intermediate_size: config.intermediate_size,
+    layer_norm_eps: config.layer_norm_eps,
+    max_position_embeddings: config.max_position_embeddings,
+    num_attention_heads: config.num_attention_heads,
+    num_hidden_layers: config.num_hidden_layers,
+    pad_token_id: config.pad_token_id,
+    position_embedding_type: 'absolute',
+    torch_dtype: 'float32',
+    type_vocab_size: config.type_vocab_size,
+    vocab_size: config.vocab_size,
+  };
+  if (head === 'classification') {
+    const n = config.num_labels;
+    const id2label = config.id2label && Object.keys(config.id2label).length === n
+      ? config.id2label : Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), `LABEL_${i}`]));
+    d.id2label = id2label;
+    d.label2id = config.label2id && Object.keys(config.label2id).length === n
+      ? config.label2id : Object.fromEntries(Object.entries(id2label).map(([i, l]) => [l, Number(i)]));
+    d.num_labels = n;
+    if (config.problem_type) d.problem_type = config.problem_type;
+  }
+  return d;
+}

@@ -5,7 +5,7 @@
  * {@link configFromDict}; this file adds the BERT-only fields.
  */
 import { readFileSync } from 'node:fs';
-import { configFromDict } from '../config.js';
+import { configFromDict, hfBertConfigFields } from '../config.js';
 
 export interface BertConfig {
   /** Rows of the word-embedding / decoder matrix (30522 for bert-base-uncased; not padded). */
@@ -92,36 +92,5 @@ export function readBertConfig(path: string): BertConfig {
  * classification adds `id2label` / `label2id` (and `problem_type` if set).
  */
 export function hfBertConfigDict(config: BertConfig, head: 'mlm' | 'classification'): Record<string, unknown> {
-  const d: Record<string, unknown> = {
-    architectures: [head === 'mlm' ? 'BertForMaskedLM' : 'BertForSequenceClassification'],
-    model_type: 'bert',
-    attention_probs_dropout_prob: config.attention_probs_dropout_prob,
-    classifier_dropout: config.classifier_dropout,
-    hidden_act: config.hidden_act,
-    hidden_dropout_prob: config.hidden_dropout_prob,
-    hidden_size: config.hidden_size,
-    initializer_range: config.initializer_range,
-    intermediate_size: config.intermediate_size,
-    layer_norm_eps: config.layer_norm_eps,
-    max_position_embeddings: config.max_position_embeddings,
-    num_attention_heads: config.num_attention_heads,
-    num_hidden_layers: config.num_hidden_layers,
-    pad_token_id: config.pad_token_id,
-    position_embedding_type: 'absolute',
-    torch_dtype: 'float32',
-    type_vocab_size: config.type_vocab_size,
-    use_cache: true,
-    vocab_size: config.vocab_size,
-  };
-  if (head === 'classification') {
-    const n = config.num_labels;
-    const id2label = config.id2label && Object.keys(config.id2label).length === n
-      ? config.id2label : Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), `LABEL_${i}`]));
-    d.id2label = id2label;
-    d.label2id = config.label2id && Object.keys(config.label2id).length === n
-      ? config.label2id : Object.fromEntries(Object.entries(id2label).map(([i, l]) => [l, Number(i)]));
-    d.num_labels = n;
-    if (config.problem_type) d.problem_type = config.problem_type;
-  }
-  return d;
+  return { ...hfBertConfigFields(config, head), use_cache: true };
 }
