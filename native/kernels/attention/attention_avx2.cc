@@ -3,6 +3,8 @@
 // transposed (keys x queries) tiles with a fast exp, and the row primitives of the materialized peer.
 // Compiled with -mavx2 -mfma; only called when mb::use_avx2().
 #include <immintrin.h>
+
+#include "common/exp_avx2.h"
 #include <math.h>
 
 #include <cstdint>
@@ -13,30 +15,6 @@
 namespace mb {
 namespace attn {
 namespace {
-
-// exp(x) for float32 lanes: Cody-Waite reduction x = n ln2 + r (|r| <= ln2/2), e^r by its degree-7 Taylor
-// polynomial (truncation < 6e-9 relative), times 2^n built in the exponent bits. Max error 0.87 ulp on [-87, 0]
-// (measured against double exp on every 256th float). Inputs below -87 (and -inf) give exactly 0: those terms are
-// < 2^-125 times the largest term of a softmax row (which is 1), so dropping them is below float32 resolution of
-// the row sum.
-inline __m256 exp8(__m256 x) {
-  const __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);  // ln2 high part (exact product with n)
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);       // ln2 = 0.693359375 - 2.12194440e-4
-  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
 
 inline float hsum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -81,15 +59,15 @@ float exp_sum_avx2(float* s, int64_t np, float mx) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t t = 0;
   for (; t + 16 <= np; t += 16) {
-    const __m256 e0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + t), vm));
-    const __m256 e1 = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + t + 8), vm));
+    const __m256 e0 = exp256_ps(_mm256_sub_ps(_mm256_loadu_ps(s + t), vm));
+    const __m256 e1 = exp256_ps(_mm256_sub_ps(_mm256_loadu_ps(s + t + 8), vm));
     _mm256_storeu_ps(s + t, e0);
     _mm256_storeu_ps(s + t + 8, e1);
     acc0 = _mm256_add_ps(acc0, e0);
     acc1 = _mm256_add_ps(acc1, e1);
   }
   for (; t < np; t += 8) {
-    const __m256 e0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + t), vm));
+    const __m256 e0 = exp256_ps(_mm256_sub_ps(_mm256_loadu_ps(s + t), vm));
     _mm256_storeu_ps(s + t, e0);
     acc0 = _mm256_add_ps(acc0, e0);
   }
@@ -104,7 +82,7 @@ void bwd_row_avx2(float* s, float* dp, int64_t n, int64_t np, float scale, float
     const __m256 bias = _mm256_add_ps(_mm256_mul_ps(vsl, dist8(di, t)), vl);
     __m256 x = _mm256_fmsub_ps(_mm256_loadu_ps(s + t), vs, bias);
     if (t + 8 > n) x = _mm256_blendv_ps(ninf, x, valid8(n, t));
-    const __m256 p = exp8(x);
+    const __m256 p = exp256_ps(x);
     const __m256 g = _mm256_loadu_ps(dp + t);
     if (mult) {
       const __m256 mu = _mm256_loadu_ps(mult + t);
@@ -415,14 +393,14 @@ struct Avx2Ops {
       }
       const __m256 mo = _mm256_loadu_ps(m + q0);
       const __m256 mn = _mm256_max_ps(mo, _mm256_max_ps(bm0, bm1));
-      const __m256 c = exp8(_mm256_sub_ps(mo, mn));  // m_old = -inf: exp(-inf) = 0
+      const __m256 c = exp256_ps(_mm256_sub_ps(mo, mn));  // m_old = -inf: exp(-inf) = 0
       // Sum in t order per lane (two interleaved partial sums: even and odd t, added at the end).
       __m256 sum0 = _mm256_setzero_ps(), sum1 = sum0;
       t = 0;
       for (; t + 2 <= n; t += 2) {
         float* s = ST + t * w + q0;
-        const __m256 p0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(s), mn));
-        const __m256 p1 = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + w), mn));
+        const __m256 p0 = exp256_ps(_mm256_sub_ps(_mm256_loadu_ps(s), mn));
+        const __m256 p1 = exp256_ps(_mm256_sub_ps(_mm256_loadu_ps(s + w), mn));
         sum0 = _mm256_add_ps(sum0, p0);
         sum1 = _mm256_add_ps(sum1, p1);
         if (mT) {
@@ -435,7 +413,7 @@ struct Avx2Ops {
       }
       if (t < n) {
         float* s = ST + t * w + q0;
-        const __m256 p0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(s), mn));
+        const __m256 p0 = exp256_ps(_mm256_sub_ps(_mm256_loadu_ps(s), mn));
         sum0 = _mm256_add_ps(sum0, p0);
         _mm256_storeu_ps(s, mT ? _mm256_mul_ps(p0, _mm256_loadu_ps(mT + t * w + q0)) : p0);
       }
@@ -467,7 +445,7 @@ struct Avx2Ops {
         float* s = ST + t * w + q0;
         float* g = dPT + t * w + q0;
         const __m256 off = _mm256_add_ps(_mm256_loadu_ps(bt + q0), _mm256_loadu_ps(lse + q0));
-        const __m256 p = exp8(_mm256_fmsub_ps(_mm256_loadu_ps(s), vs, off));
+        const __m256 p = exp256_ps(_mm256_fmsub_ps(_mm256_loadu_ps(s), vs, off));
         const __m256 vD = _mm256_loadu_ps(D + q0);
         if (mT) {
           const __m256 mu = _mm256_loadu_ps(mT + t * w + q0);

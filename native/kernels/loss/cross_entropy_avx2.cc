@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "kernels/loss/cross_entropy.h"
-#include "kernels/loss/exp_avx2.h"
+#include "common/exp_avx2.h"
 
 namespace mb {
 

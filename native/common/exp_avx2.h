@@ -4,8 +4,10 @@
 // style into 0.693359375 (9 significant bits, so n * hi is exact) and a small remainder, each subtracted with an
 // FMA. e^r is the degree-7 Taylor polynomial (truncation error |r|^8/8! < 6e-9 relative, below half an ulp),
 // evaluated by Horner with FMAs; 2^n is built in the exponent field. Measured error: within 1 ulp of the correctly
-// rounded result on a sweep of 1.8e7 inputs over [-87.3, 88). Inputs are clamped to [-88, 88]: below about -87.3
-// the result flushes to +0 (denormal outputs are not produced), +inf gives exp(88); NaN propagates.
+// rounded result on a sweep of 1.8e7 inputs over [-87.3, 88). Below -87.33654 (= ln FLT_MIN; -inf included) the
+// result is exactly +0 (no denormal outputs: in a softmax such terms are below float32 resolution of the row sum);
+// +inf gives exp(88); NaN propagates. The one exp of the AVX2 kernels (softmax in attention and cross-entropy,
+// GELU and tanh in activations).
 #pragma once
 #include <immintrin.h>
 
@@ -29,7 +31,8 @@ static inline __m256 exp256_ps(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
   // 2^n for n in [-127, 127]; n = -127 gives the bit pattern of +0 (flush).
   __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-87.33654f), _CMP_LT_OQ);
+  return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
 // Loads the first k (0 <= k < 8) floats of p; the other lanes get `fill`.
