@@ -56,6 +56,27 @@ export interface GlueSuiteResult {
   average: number;
   skipped: Record<string, string>;
   wall_time_s: number;
+  /**
+   * Departures from the reference protocol that this suite ran with (seeds other than the reference's, a cap on
+   * the train examples or steps, shuffling); empty when it ran the protocol as it is.
+   */
+  deviations?: string[];
+}
+
+/** Human-readable departures from the reference protocol in `o` (shown under the table). */
+export function protocolDeviations(o: Pick<GlueSuiteOptions, 'seeds' | 'maxSteps' | 'maxTrainExamples' | 'maxEvalExamples' | 'shuffle'>): string[] {
+  const d: string[] = [];
+  if (o.seeds) d.push(`seeds ${o.seeds.join(', ')} for every task (reference: 3-5 seeds per task)`);
+  if (o.maxTrainExamples !== undefined) d.push(`first ${o.maxTrainExamples} train examples of each task`);
+  if (o.maxEvalExamples !== undefined) d.push(`first ${o.maxEvalExamples} dev examples of each task`);
+  if (o.maxSteps !== undefined) d.push(`at most ${o.maxSteps} steps per run`);
+  if (o.shuffle) d.push('train sets shuffled (the reference keeps their order)');
+  return d;
+}
+
+function fmtDuration(s: number): string {
+  const m = Math.floor(s / 60);
+  return m ? `${m}m${String(Math.round(s - 60 * m)).padStart(2, '0')}s` : `${s.toFixed(1)}s`;
 }
 
 function flatMetrics(r: FinetuneResult): Record<string, number> {
@@ -82,11 +103,14 @@ export function formatGlueTable(res: GlueSuiteResult, style: 'md' | 'text'): str
   const head = [...rows.map((r) => DISPLAY[r.task] ?? r.task), 'Avg'];
   const vals = [...rows.map((r) => (100 * r.score).toFixed(2) + (r.in_average ? '' : '*')), (100 * res.average).toFixed(2)];
   const detail = rows.map((r) => `${DISPLAY[r.task] ?? r.task}: ${r.runs.map((x) => `seed ${x.seed} ` +
-    Object.entries(x.metrics).map(([k, v]) => `${k} ${(100 * v).toFixed(2)}`).join(' ')).join('; ')}`);
+    Object.entries(x.metrics).map(([k, v]) => `${k} ${(100 * v).toFixed(2)}`).join(' ') +
+    ` (${fmtDuration(x.wall_time_s)})`).join('; ')}`);
   const notes = [`model: ${res.model}${res.random_init ? ' (random init)' : ''}`,
     'task score = mean over its metrics and seeds (last evaluation); Avg = unweighted mean over tasks' +
     (rows.some((r) => !r.in_average) ? ' (* = not in the average)' : ''),
-    ...Object.entries(res.skipped).map(([t, why]) => `skipped ${t}: ${why}`)];
+    ...(res.deviations?.length ? [`departures from the reference protocol: ${res.deviations.join('; ')}`] : []),
+    ...Object.entries(res.skipped).map(([t, why]) => `skipped ${t}: ${why}`),
+    `wall time ${fmtDuration(res.wall_time_s)}`];
   if (style === 'md') {
     return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, `| ${vals.join(' | ')} |`, '',
       ...detail.map((d) => `- ${d}`), '', ...notes.map((n) => `_${n}_`)].join('\n') + '\n';
@@ -128,7 +152,8 @@ export async function runGlue(o: GlueSuiteOptions): Promise<GlueSuiteResult> {
     rows.push(taskRow(t, results));
   }
   const res: GlueSuiteResult = { model: o.model, random_init: !!o.randomInit, rows,
-    average: mean(rows.filter((r) => r.in_average).map((r) => r.score)), skipped, wall_time_s: (performance.now() - t0) / 1000 };
+    average: mean(rows.filter((r) => r.in_average).map((r) => r.score)), skipped, wall_time_s: (performance.now() - t0) / 1000,
+    deviations: protocolDeviations(o) };
   mkdirSync(root, { recursive: true });
   writeFileSync(join(root, 'glue.txt'), formatGlueTable(res, 'text'));
   writeFileSync(join(root, 'glue.md'), formatGlueTable(res, 'md'));

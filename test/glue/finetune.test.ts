@@ -7,7 +7,7 @@ import { configFromDict } from '../../src/model/config.js';
 import { MosaicBertForMaskedLM } from '../../src/model/mlm.js';
 import { fromPretrained, savePretrained } from '../../src/interop/pretrained.js';
 import { finetune, type FinetuneResult } from '../../src/glue/finetune.js';
-import { formatGlueTable, taskRow } from '../../src/glue/suite.js';
+import { formatGlueTable, protocolDeviations, taskRow } from '../../src/glue/suite.js';
 
 const GLUE = '../shared/data/glue';
 const skip = existsSync(join(GLUE, 'SST-2/train.tsv')) && existsSync(join(GLUE, 'STS-B/train.tsv')) ? false : 'no ../shared GLUE data';
@@ -48,8 +48,12 @@ test('smoke fine-tune SST-2 and STS-B on 64 examples: metrics JSON and a loadabl
     assert.equal(loaded.config.attention_probs_dropout_prob, 0);
   }
   const md = formatGlueTable({ model: 'tiny', random_init: false, rows: [taskRow('sst2', [results[0]]), taskRow('stsb', [results[1]])],
-    average: (results[0].final.score + results[1].final.score) / 2, skipped: {}, wall_time_s: 1 }, 'md');
+    average: (results[0].final.score + results[1].final.score) / 2, skipped: {}, wall_time_s: 61,
+    deviations: protocolDeviations({ seeds: [19], maxTrainExamples: 16 }) }, 'md');
   assert.match(md, /\| SST-2 \| STS-B \| Avg \|/);
+  assert.match(md, /departures from the reference protocol: seeds 19 for every task .*; first 16 train examples of each task/);
+  assert.match(md, /wall time 1m01s/);
+  assert.match(md, /- SST-2: seed \d+ accuracy [\d.]+ \([\d.]+s\)/);
 });
 
 test('round 2 starts from the MNLI checkpoint found under the output root (classifier re-initialised, pooler kept)', { skip }, async () => {
