@@ -1,6 +1,6 @@
 /** `mosaicbert report <run>`: a self-contained HTML page (inline SVG curves, no JavaScript) of a run's log. */
 import type { Command } from 'commander';
-import { writeReport } from '../report/html.js';
+import { writeReport, writeReportSvgs } from '../report/html.js';
 
 export function registerReport(program: Command): void {
   program
@@ -8,7 +8,9 @@ export function registerReport(program: Command): void {
     .description('Write <run>/report.html: loss, eval loss/accuracy, lr, throughput and MFU curves from log.jsonl')
     .argument('<run>', 'run folder (with log.jsonl) or a log.jsonl file')
     .option('-o, --out <file>', 'output HTML file (default <run>/report.html)')
-    .action((run: string, o: { out?: string }) => {
+    .option('--svg <dir>', 'also write each chart as a standalone SVG file into <dir> (e.g. for a README)')
+    .action((run: string, o: { out?: string; svg?: string }) => {
       console.log(writeReport(run, o.out));
+      if (o.svg) for (const p of writeReportSvgs(run, o.svg)) console.log(p);
     });
 }

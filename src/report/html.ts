@@ -3,7 +3,7 @@
  * from a run's `log.jsonl`: summary table, training loss with evaluation loss, evaluation accuracy, learning rate,
  * throughput (non-pad tokens/s) and MFU curves.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 type Pt = [number, number];
@@ -142,21 +142,53 @@ export function renderReport(log: RunLog, title: string): string {
   rows.push(['finished', end.type ? 'yes' : 'no (running or interrupted)']);
   const css = 'body{font-family:system-ui,sans-serif;max-width:1340px;margin:2em auto;color:#222}' +
     'table{border-collapse:collapse}td{border-bottom:1px solid #ddd;padding:3px 10px}' +
-    'figure{display:inline-block;margin:8px}svg text{font-size:11px;fill:#333}svg .t{font-size:13px;font-weight:600}' +
-    '.g{stroke:#eee}.f{fill:none;stroke:#999}.empty{color:#999}';
+    'figure{display:inline-block;margin:8px}' + SVG_CSS.replace(/(^|})(?=[^}])/g, '$1svg ') + '.empty{color:#999}';
   return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${css}</style></head><body>\n` +
     `<h1>${esc(title)}</h1>\n<table>${rows.map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join('')}</table>\n` +
-    lineChart('MLM loss (nats)', 'step', [
+    reportCharts(log).map((c) => c.svg).join('') + '\n</body></html>\n';
+}
+
+/** Styles of the chart SVGs (inlined into each standalone SVG file; scoped to `svg` in the HTML page). */
+const SVG_CSS = 'text{font-size:11px;fill:#333}.t{font-size:13px;font-weight:600}.g{stroke:#eee}.f{fill:none;stroke:#999}';
+
+/** The report's charts, in page order: MLM loss, eval accuracy, lr, throughput, MFU, gradient norm. */
+export function reportCharts(log: RunLog): Array<{ title: string; svg: string }> {
+  const st = log.steps;
+  const lossPts: Pt[] = st.map((e) => [e.step, e.loss]);
+  const w = Math.max(1, Math.round(st.length / 50));
+  const charts: Array<[string, Series[]]> = [
+    ['MLM loss (nats)', [
       { name: 'train', color: '#9bb7d4', points: lossPts },
       { name: `train (mean of ${w})`, color: '#1f4e89', points: smooth(lossPts, w) },
       { name: 'eval', color: '#d62728', points: log.evals.map((e) => [e.step, e.loss]), dots: log.evals.length < 3 },
-    ]) +
-    lineChart('eval masked-token accuracy', 'step', [{ name: 'accuracy', color: '#2ca02c', points: log.evals.map((e) => [e.step, e.accuracy]), dots: log.evals.length < 3 }]) +
-    lineChart('learning rate', 'step', [{ name: 'lr', color: '#ff7f0e', points: st.map((e) => [e.step, e.lr]) }]) +
-    lineChart('throughput (non-pad tokens/s, window)', 'step', [{ name: 'tokens/s', color: '#9467bd', points: st.map((e) => [e.step, e.tokens_per_s]) }]) +
-    lineChart('MFU (%)', 'step', [{ name: 'MFU', color: '#8c564b', points: st.map((e) => [e.step, 100 * e.mfu]) }]) +
-    lineChart('gradient norm', 'step', [{ name: '|g|', color: '#7f7f7f', points: st.map((e) => [e.step, e.grad_norm]) }]) +
-    '\n</body></html>\n';
+    ]],
+    ['eval masked-token accuracy', [{ name: 'accuracy', color: '#2ca02c', points: log.evals.map((e) => [e.step, e.accuracy]), dots: log.evals.length < 3 }]],
+    ['learning rate', [{ name: 'lr', color: '#ff7f0e', points: st.map((e) => [e.step, e.lr]) }]],
+    ['throughput (non-pad tokens/s, window)', [{ name: 'tokens/s', color: '#9467bd', points: st.map((e) => [e.step, e.tokens_per_s]) }]],
+    ['MFU (%)', [{ name: 'MFU', color: '#8c564b', points: st.map((e) => [e.step, 100 * e.mfu]) }]],
+    ['gradient norm', [{ name: '|g|', color: '#7f7f7f', points: st.map((e) => [e.step, e.grad_norm]) }]],
+  ];
+  return charts.map(([title, series]) => ({ title, svg: lineChart(title, 'step', series) }));
+}
+
+/**
+ * Writes each chart of the report as a standalone SVG file (own styles, white background) into `dir`, named
+ * `<index>-<slug of the title>.svg` (e.g. `0-mlm-loss-nats.svg`); charts without data are skipped.
+ * @returns the paths written.
+ */
+export function writeReportSvgs(run: string, dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const out: string[] = [];
+  reportCharts(readRunLog(run)).forEach((c, i) => {
+    const m = /<svg[^>]*>[\s\S]*<\/svg>/.exec(c.svg);
+    if (!m) return;
+    const slug = c.title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+    const svg = m[0].replace(/^(<svg[^>]*>)/, `$1<style>${SVG_CSS}</style><rect width="100%" height="100%" fill="white"/>`);
+    const path = join(dir, `${i}-${slug}.svg`);
+    writeFileSync(path, `<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n`);
+    out.push(path);
+  });
+  return out;
 }
 
 /**

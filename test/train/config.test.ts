@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { loadConfig, PRESETS } from '../../src/train/config.js';
 import { linearDecayWithWarmup } from '../../src/train/schedule.js';
 import { parseTime, toBatches } from '../../src/train/time.js';
-import { writeReport } from '../../src/report/html.js';
+import { writeReport, writeReportSvgs } from '../../src/report/html.js';
 import { sharedDir } from '../helpers.js';
 
 test('linear_decay_with_warmup: Composer factor (t/t_w, then 1 + (alpha_f - 1)(t - t_w)/(T - t_w))', () => {
@@ -115,6 +115,14 @@ test('report: a self-contained HTML page with inline SVG curves', () => {
     assert.match(html, /MLM loss/);
     assert.match(html, /eval masked-token accuracy/);
     assert.match(html, /final eval loss \/ accuracy<\/td><td>7 \/ 20%/);
+    const svgs = writeReportSvgs(dir, join(dir, 'svg'));
+    assert.deepEqual(svgs.map((p) => p.slice(dir.length + 5)), ['0-mlm-loss-nats.svg', '1-eval-masked-token-accuracy.svg',
+      '2-learning-rate.svg', '3-throughput-non-pad-tokens-s-window.svg', '4-mfu.svg', '5-gradient-norm.svg']);
+    for (const p of svgs) {
+      const svg = readFileSync(p, 'utf8');
+      assert.match(svg, /^<\?xml [^>]*\?>\n<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]*><style>text\{/, p);
+      assert.ok(svg.trimEnd().endsWith('</svg>'), p);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
