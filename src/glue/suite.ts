@@ -64,8 +64,11 @@ export interface GlueSuiteResult {
 }
 
 /** Human-readable departures from the reference protocol in `o` (shown under the table). */
-export function protocolDeviations(o: Pick<GlueSuiteOptions, 'seeds' | 'maxSteps' | 'maxTrainExamples' | 'maxEvalExamples' | 'shuffle'>): string[] {
+export function protocolDeviations(o: Pick<GlueSuiteOptions, 'seeds' | 'maxSteps' | 'maxTrainExamples' | 'maxEvalExamples' | 'shuffle'>,
+  rows: GlueTaskRow[] = []): string[] {
   const d: string[] = [];
+  const notFromMnli = rows.filter((r) => glueTask(r.task).from_mnli && r.runs.some((x) => x.init !== 'mnli')).map((r) => DISPLAY[r.task] ?? r.task);
+  if (notFromMnli.length) d.push(`${notFromMnli.join(', ')} started from the model, not from an MNLI checkpoint`);
   if (o.seeds) d.push(`seeds ${o.seeds.join(', ')} for every task (reference: 3-5 seeds per task)`);
   if (o.maxTrainExamples !== undefined) d.push(`first ${o.maxTrainExamples} train examples of each task`);
   if (o.maxEvalExamples !== undefined) d.push(`first ${o.maxEvalExamples} dev examples of each task`);
@@ -153,7 +156,7 @@ export async function runGlue(o: GlueSuiteOptions): Promise<GlueSuiteResult> {
   }
   const res: GlueSuiteResult = { model: o.model, random_init: !!o.randomInit, rows,
     average: mean(rows.filter((r) => r.in_average).map((r) => r.score)), skipped, wall_time_s: (performance.now() - t0) / 1000,
-    deviations: protocolDeviations(o) };
+    deviations: protocolDeviations(o, rows) };
   mkdirSync(root, { recursive: true });
   writeFileSync(join(root, 'glue.txt'), formatGlueTable(res, 'text'));
   writeFileSync(join(root, 'glue.md'), formatGlueTable(res, 'md'));
