@@ -8,6 +8,7 @@ import { setNumThreads } from '../kernels/native.js';
 import { formatGlueTable, runGlue } from '../glue/suite.js';
 import { finetuneProgress } from '../glue/progress.js';
 import { intOpt } from './finetune.js';
+import { formatDuration } from '../train/time.js';
 
 interface GlueCliOptions {
   model: string; dataDir: string; tasks?: string[]; seeds?: string[]; outputRoot: string; randomInit: boolean;
@@ -38,18 +39,22 @@ export function registerGlue(program: Command): void {
       if (o.threads) setNumThreads(intOpt(o.threads, '--threads')!);
       const root = resolve(o.outputRoot);
       const pb = finetuneProgress(o.progress, '', 100);
-      const res = await runGlue({
-        model: o.model, dataDir: o.dataDir, tasks: o.tasks, seeds: o.seeds?.map((s) => intOpt(s, '--seeds', 0)!),
-        outputRoot: root, randomInit: o.randomInit, shuffle: o.shuffle, maxSteps: intOpt(o.maxSteps, '--max-steps'),
-        maxTrainExamples: intOpt(o.maxTrainExamples, '--max-train-examples'),
-        maxEvalExamples: intOpt(o.maxEvalExamples, '--max-eval-examples'), saveAll: o.saveAll,
-        mnliCheckpoint: o.mnli ? o.mnliCheckpoint : null,
-        onRun: (t, seed, i, n) => console.error(`== [${i + 1}/${n}] ${t} seed ${seed}`),
-        onEvent: pb.onEvent, warn: (m) => console.error(`warning: ${m}`),
-      });
-      pb.stop();
+      let res;
+      try {
+        res = await runGlue({
+          model: o.model, dataDir: o.dataDir, tasks: o.tasks, seeds: o.seeds?.map((s) => intOpt(s, '--seeds', 0)!),
+          outputRoot: root, randomInit: o.randomInit, shuffle: o.shuffle, maxSteps: intOpt(o.maxSteps, '--max-steps'),
+          maxTrainExamples: intOpt(o.maxTrainExamples, '--max-train-examples'),
+          maxEvalExamples: intOpt(o.maxEvalExamples, '--max-eval-examples'), saveAll: o.saveAll,
+          mnliCheckpoint: o.mnli ? o.mnliCheckpoint : null,
+          onRun: (t, seed, i, n) => console.error(`== [${i + 1}/${n}] ${t} seed ${seed}`),
+          onEvent: pb.onEvent, warn: (m) => console.error(`warning: ${m}`),
+        });
+      } finally {
+        pb.stop();
+      }
       for (const [t, why] of Object.entries(res.skipped)) console.error(`skipped ${t}: ${why}`);
       console.log(formatGlueTable(res, 'text'));
-      console.log(`table: ${root}/glue.txt, ${root}/glue.md, ${root}/glue.json (${(res.wall_time_s / 60).toFixed(1)} min)`);
+      console.log(`table: ${root}/glue.txt, ${root}/glue.md, ${root}/glue.json (${formatDuration(res.wall_time_s)})`);
     });
 }
