@@ -6,19 +6,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../src/data/mulberry32.js';
 import { native } from '../src/kernels/native.js';
 
-/** Mulberry32: small, fast, seeded; good enough for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Mulberry32 (`src/data/mulberry32.ts`): small, fast, seeded; good enough for test data. */
+export const rng = mulberry32;
 
 /** Normal(0, scale^2) samples (Box-Muller) as float32. */
 export function randn(n: number, r: () => number, scale = 1): Float32Array {
@@ -45,6 +37,14 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
   }
   return m;
+}
+
+/** Asserts that two float32 arrays are identical bit for bit (`Object.is` per element: -0 and NaN count). */
+export function assertBitEqual(a: Float32Array, b: Float32Array, label: string): void {
+  assert.equal(a.length, b.length, `${label}: length`);
+  for (let i = 0; i < a.length; i++) {
+    if (!Object.is(a[i], b[i])) assert.fail(`${label}: element ${i}: ${a[i]} !== ${b[i]}`);
+  }
 }
 
 /**

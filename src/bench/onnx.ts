@@ -16,6 +16,7 @@ import { padRows, unpadBatch, type PaddedBatch } from '../model/batch.js';
 import { exportEncoderOnnx } from '../interop/onnx_export.js';
 import { cpuSessionOptions, loadOnnxRuntime, onnxFeeds, runEncoderSession } from '../interop/onnx/runtime.js';
 import { writeSection } from './kernels.js';
+import { mulberry32 } from '../data/mulberry32.js';
 
 /** Options of {@link runOnnxBench}. */
 export interface OnnxBenchOptions {
@@ -46,23 +47,11 @@ export interface OnnxBenchRow {
   maxDiff?: number;
 }
 
-/** Mulberry32, seeded. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A right-padded batch of `lengths` in `S` columns: [CLS] random word pieces [SEP], type ids 0.
  */
 export function benchBatch(lengths: number[], S: number, seed: number): PaddedBatch {
-  const r = rng(seed), B = lengths.length;
+  const r = mulberry32(seed), B = lengths.length;
   const ids = new Int32Array(B * S), mask = new Int32Array(B * S);
   for (let b = 0; b < B; b++) {
     for (let s = 0; s < lengths[b]; s++) {
@@ -75,7 +64,7 @@ export function benchBatch(lengths: number[], S: number, seed: number): PaddedBa
 
 /** Lengths of the mixed batch: half S, half uniform in [lo, S], seeded. */
 export function mixedLengths(B: number, S: number, lo: number, seed: number): number[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   return Array.from({ length: B }, (_, i) => (i < B / 2 ? S : lo + Math.floor(r() * (S - lo + 1))));
 }
 

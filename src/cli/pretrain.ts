@@ -13,6 +13,7 @@ import { loadConfig } from '../train/config.js';
 import { ensurePrepared, findData } from '../train/data.js';
 import { listCheckpoints } from '../train/checkpoint.js';
 import { unigramEntropy } from '../train/metrics.js';
+import { formatDuration } from '../train/time.js';
 import { Trainer, TrainingDivergedError, type TrainEvent } from '../train/trainer.js';
 import { fillMaskPipeline } from '../pipelines/fill_mask.js';
 import { writeReport } from '../report/html.js';
@@ -41,12 +42,6 @@ interface PretrainOptions {
   saveInterval?: string;
   progress: boolean;
   fillMask?: string[];
-}
-
-function fmtS(s: number): string {
-  if (!Number.isFinite(s) || s < 0) return '?';
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), x = Math.floor(s % 60);
-  return h ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(x).padStart(2, '0')}s`;
 }
 
 export function registerPretrain(program: Command): void {
@@ -120,7 +115,7 @@ export function registerPretrain(program: Command): void {
             { loss: '-', tps: '-', mfu: '-', lr: '-', etaf: '?' });
         } else if (e.type === 'step') {
           const payload = { loss: e.loss.toFixed(4), tps: e.tokens_per_s.toFixed(0), mfu: (100 * e.mfu).toFixed(1),
-            lr: e.lr.toExponential(2), etaf: fmtS(e.eta_s) };
+            lr: e.lr.toExponential(2), etaf: formatDuration(e.eta_s) };
           if (bar) bar.update(tokUnits ? Math.round(100 * e.progress) : e.step, payload);
           else if (cfg.log_to_console && e.step % logEvery === 0) {
             console.error(`step ${e.step}/${e.total} loss ${payload.loss} lr ${payload.lr} ${payload.tps} tok/s MFU ${payload.mfu}% ETA ${payload.etaf}`);
@@ -149,7 +144,7 @@ export function registerPretrain(program: Command): void {
 
       // Summary.
       const st = result.state;
-      console.log(`\n== ${cfg.run_name}: ${st.step} steps, ${st.samples} samples, ${st.tokens} non-pad tokens, ${fmtS(st.elapsed_s)} of training`);
+      console.log(`\n== ${cfg.run_name}: ${st.step} steps, ${st.samples} samples, ${st.tokens} non-pad tokens, ${formatDuration(st.elapsed_s)} of training`);
       const last = Math.max(1, st.elapsed_s);
       console.log(`throughput: ${(st.tokens / last).toFixed(0)} non-pad tokens/s over the run (this process's steps: see log.jsonl); ` +
         `MFU = executed model FLOPs (src/train/metrics.ts) / s / ${(cfg.mfu_peak_flops / 1e9).toFixed(0)} GFLOP/s`);

@@ -9,19 +9,28 @@ let counter = 0;
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const tmp = `${path}.tmp-${process.pid}-${counter++}`;
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   try {
-    const fd = openSync(tmp, 'w');
-    try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeFileSynced(tmp, data);
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+/**
+ * Writes `data` (a string as UTF-8) to `path`, creating or truncating it, and fsyncs it before returning. Not atomic
+ * by itself: callers write to a temporary name and rename (see {@link writeFileAtomic}, `train/checkpoint.ts`).
+ * @throws the underlying fs error.
+ */
+export function writeFileSynced(path: string, data: Uint8Array | string): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const fd = openSync(path, 'w');
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

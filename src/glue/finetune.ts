@@ -21,6 +21,7 @@ import { listCheckpoints } from '../train/checkpoint.js';
 import { loadConfig } from '../train/config.js';
 import { DecoupledAdamW } from '../train/decoupled_adamw.js';
 import { linearDecayWithWarmup } from '../train/schedule.js';
+import { SeededPermutation } from '../data/permutation.js';
 import { BertTokenizer } from '../tokenizer/index.js';
 import type { PaddedBatch } from '../model/batch.js';
 import { computeMetrics, mean, predictionsFromLogits } from './metrics.js';
@@ -252,21 +253,6 @@ export function findMnliCheckpoint(root: string): string | undefined {
   return undefined;
 }
 
-/** A seeded permutation (mulberry32 + Fisher-Yates), for --shuffle. */
-function permutation(n: number, seed: number): number[] {
-  let a = seed >>> 0;
-  const rnd = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const p = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) { const j = Math.floor(rnd() * (i + 1)); [p[i], p[j]] = [p[j], p[i]]; }
-  return p;
-}
-
 /** Runs the model over a split and computes the task's metrics. */
 export function evaluate(model: MosaicBertForSequenceClassification, enc: Encoded[], labels: number[],
   metrics: MetricName[], batchSize: number): Record<string, number> {
@@ -380,7 +366,10 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   let order: number[] = [];
   for (let step = 0; step < total; step++) {
     const epoch = Math.floor(step / stepsPerEpoch), inEpoch = step % stepsPerEpoch;
-    if (inEpoch === 0) order = o.shuffle ? permutation(N, (seed * 1000003 + epoch) >>> 0) : Array.from({ length: N }, (_, i) => i);
+    if (inEpoch === 0) {
+      const perm = o.shuffle ? new SeededPermutation(N, seed, epoch) : undefined;
+      order = Array.from({ length: N }, (_, i) => (perm ? perm.at(i) : i));
+    }
     const idx = order.slice(inEpoch * BS, Math.min(N, (inEpoch + 1) * BS));
     const s0 = performance.now();
     const batch = collate(trEnc, idx);

@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { finetune, type FinetuneEvent, type FinetuneOptions, type FinetuneResult } from './finetune.js';
+import { formatDuration } from '../train/time.js';
 import { mean } from './metrics.js';
 import { findGlueTasks, glueTask, GLUE_TASK_ORDER, taskName } from './tasks.js';
 
@@ -77,10 +78,7 @@ export function protocolDeviations(o: Pick<GlueSuiteOptions, 'seeds' | 'maxSteps
   return d;
 }
 
-function fmtDuration(s: number): string {
-  const m = Math.floor(s / 60);
-  return m ? `${m}m${String(Math.round(s - 60 * m)).padStart(2, '0')}s` : `${s.toFixed(1)}s`;
-}
+
 
 function flatMetrics(r: FinetuneResult): Record<string, number> {
   const splits = Object.entries(r.final.metrics);
@@ -107,13 +105,13 @@ export function formatGlueTable(res: GlueSuiteResult, style: 'md' | 'text'): str
   const vals = [...rows.map((r) => (100 * r.score).toFixed(2) + (r.in_average ? '' : '*')), (100 * res.average).toFixed(2)];
   const detail = rows.map((r) => `${DISPLAY[r.task] ?? r.task}: ${r.runs.map((x) => `seed ${x.seed} ` +
     Object.entries(x.metrics).map(([k, v]) => `${k} ${(100 * v).toFixed(2)}`).join(' ') +
-    ` (${fmtDuration(x.wall_time_s)})`).join('; ')}`);
+    ` (${formatDuration(x.wall_time_s)})`).join('; ')}`);
   const notes = [`model: ${res.model}${res.random_init ? ' (random init)' : ''}`,
     'task score = mean over its metrics and seeds (last evaluation); Avg = unweighted mean over tasks' +
     (rows.some((r) => !r.in_average) ? ' (* = not in the average)' : ''),
     ...(res.deviations?.length ? [`departures from the reference protocol: ${res.deviations.join('; ')}`] : []),
     ...Object.entries(res.skipped).map(([t, why]) => `skipped ${t}: ${why}`),
-    `wall time ${fmtDuration(res.wall_time_s)}`];
+    `wall time ${formatDuration(res.wall_time_s)}`];
   if (style === 'md') {
     return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, `| ${vals.join(' | ')} |`, '',
       ...detail.map((d) => `- ${d}`), '', ...notes.map((n) => `_${n}_`)].join('\n') + '\n';

@@ -6,7 +6,8 @@
  * `mosaicml/mosaic-bert-base`, model.safetensors without the tied decoder key, and the bert-base-uncased tokenizer
  * files. See docs/mosaicbert.md §2 for the key names and config fields.
  */
-import { copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { writeFileAtomic } from '../data/atomic.js';
 import { basename, join } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
 import { configFromDict, hfBertConfigFields, type MosaicBertConfig } from '../model/config.js';
@@ -265,15 +266,6 @@ export function hfConfigDict(config: MosaicBertConfig, head: HeadKind): Record<s
   };
 }
 
-/** Writes `data` to `path` atomically (temporary file in the same folder, fsync, rename). */
-function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  const fd = openSync(tmp, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-  renameSync(tmp, path);
-}
-
 export interface SavePretrainedOptions {
   /**
    * Folder with the tokenizer files to copy (vocab.txt required; tokenizer_config.json, special_tokens_map.json,
@@ -304,7 +296,7 @@ export function savePretrained(model: AnyPretrainedModel, dir: string, opts: Sav
   const cpath = join(dir, 'config.json');
   const cfgDict = model instanceof BertBase ? hfBertConfigDict(model.config, model.head)
     : hfConfigDict(model.config, model.head);
-  writeAtomic(cpath, JSON.stringify(cfgDict, null, 2) + '\n');
+  writeFileAtomic(cpath, JSON.stringify(cfgDict, null, 2) + '\n');
   written.push(cpath);
   if (opts.tokenizer === false) return written;
   const copied = new Set<string>();
@@ -335,7 +327,7 @@ export function savePretrained(model: AnyPretrainedModel, dir: string, opts: Sav
   for (const [name, content] of Object.entries(generated)) {
     if (copied.has(name)) continue;
     const p = join(dir, name);
-    writeAtomic(p, JSON.stringify(content, null, 2) + '\n');
+    writeFileAtomic(p, JSON.stringify(content, null, 2) + '\n');
     written.push(p);
   }
   return written;

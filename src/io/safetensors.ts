@@ -4,7 +4,8 @@
  * Reading returns float tensors as Float32Array (F32 zero-copy where aligned; F16/BF16/F64 converted) and integer
  * tensors as Int32Array (I32; I64 narrowed with a range check).
  */
-import { readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../data/atomic.js';
 
 /** A loaded tensor: data plus its shape. */
 export interface Tensor {
@@ -129,9 +130,5 @@ export function serializeSafetensors(tensors: Map<string, { dtype: 'F32' | 'I32'
 /** Writes a safetensors file atomically (temporary file, fsync, rename). */
 export function writeSafetensors(path: string, tensors: Parameters<typeof serializeSafetensors>[0],
   metadata?: Record<string, string>): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, serializeSafetensors(tensors, metadata));
-  const fd = openSync(tmp, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-  renameSync(tmp, path);
+  writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }

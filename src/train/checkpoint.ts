@@ -10,13 +10,14 @@
  * A save writes a temporary folder (each file fsynced), then renames it into place and fsyncs the parent, so a
  * crash leaves either the previous checkpoints or a complete new one; folders without COMPLETE are ignored.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { loadStateDict, stateDict } from '../model/state_dict.js';
 import type { ParamStore } from '../model/params.js';
 import type { DecoupledAdamW } from './decoupled_adamw.js';
 import type { LoaderState } from '../data/loader.js';
+import { writeFileSynced } from '../data/atomic.js';
 
 /** The trainer's counters, saved with every checkpoint. */
 export interface TrainerState {
@@ -44,18 +45,6 @@ export interface LoadedCheckpoint {
   config: unknown;
 }
 
-function writeSynced(path: string, data: Uint8Array | string): void {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  const fd = openSync(path, 'w');
-  try {
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function fsyncDir(dir: string): void {
   try {
     const fd = openSync(dir, 'r');
@@ -80,15 +69,15 @@ export function saveCheckpoint(folder: string, params: ParamStore, opt: Decouple
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   try {
-    writeSynced(join(tmp, 'model.safetensors'), serializeSafetensors(stateDict(params), { format: 'pt', step: String(state.step) }));
+    writeFileSynced(join(tmp, 'model.safetensors'), serializeSafetensors(stateDict(params), { format: 'pt', step: String(state.step) }));
     const moments = new Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>();
     for (const s of params.specs) {
       moments.set(`exp_avg.${s.name}`, { dtype: 'F32', shape: s.shape, data: opt.expAvg.get(s.name) });
       moments.set(`exp_avg_sq.${s.name}`, { dtype: 'F32', shape: s.shape, data: opt.expAvgSq.get(s.name) });
     }
-    writeSynced(join(tmp, 'optimizer.safetensors'), serializeSafetensors(moments, { t: String(opt.t) }));
-    writeSynced(join(tmp, 'state.json'), JSON.stringify({ format: 'mosaicbert-checkpoint', version: 1, state, config }, null, 1) + '\n');
-    writeSynced(join(tmp, 'COMPLETE'), `${state.step}\n`);
+    writeFileSynced(join(tmp, 'optimizer.safetensors'), serializeSafetensors(moments, { t: String(opt.t) }));
+    writeFileSynced(join(tmp, 'state.json'), JSON.stringify({ format: 'mosaicbert-checkpoint', version: 1, state, config }, null, 1) + '\n');
+    writeFileSynced(join(tmp, 'COMPLETE'), `${state.step}\n`);
     fsyncDir(tmp);
     const dst = join(folder, name);
     rmSync(dst, { recursive: true, force: true });

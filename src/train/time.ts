@@ -77,7 +77,13 @@ export function toBatches(t: Time, ctx: BatchContext, key: string): number {
   }
 }
 
-/** `"2000ba"`-style text of a time. */
-export function formatTime(t: Time): string {
-  return `${t.value}${t.unit}`;
+/**
+ * A wall-clock duration for people: `1h06m` from an hour up, else `5m59s` (`0m07s` under a minute); `?` for a
+ * negative or non-finite value (an ETA not known yet).
+ * @param s seconds.
+ */
+export function formatDuration(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return '?';
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), x = Math.floor(s % 60);
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(x).padStart(2, '0')}s`;
 }

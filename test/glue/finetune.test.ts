@@ -54,7 +54,7 @@ test('smoke fine-tune SST-2 and STS-B on 64 examples: metrics JSON and a loadabl
   assert.match(md, /\| SST-2 \| STS-B \| Avg \|/);
   assert.match(md, /departures from the reference protocol: STS-B started from the model, not from an MNLI checkpoint; seeds 19 for every task .*; first 16 train examples of each task/);
   assert.match(md, /wall time 1m01s/);
-  assert.match(md, /- SST-2: seed \d+ accuracy [\d.]+ \([\d.]+s\)/);
+  assert.match(md, /- SST-2: seed \d+ accuracy [\d.]+ \(\d+m\d\ds\)/);
 });
 
 test('round 2 starts from the MNLI checkpoint found under the output root (classifier re-initialised, pooler kept)', { skip }, async () => {

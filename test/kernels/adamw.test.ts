@@ -8,18 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { native, nativeKernels } from '../../src/kernels/native.js';
 import { referenceKernels } from '../../src/kernels/reference/index.js';
-import { forEachPath, randn, rng, withThreads } from '../helpers.js';
+import { assertBitEqual, forEachPath, randn, rng, withThreads } from '../helpers.js';
 
 const nat = nativeKernels();
 const ref = referenceKernels;
-
-
-function assertBitEqual(a: Float32Array, b: Float32Array, label: string): void {
-  assert.equal(a.length, b.length, `${label}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (!Object.is(a[i], b[i])) assert.fail(`${label}: element ${i}: ${a[i]} !== ${b[i]}`);
-  }
-}
 
 /** The caller's float64 scalars for step t (1-based) at learning rate lr (types.ts adamwStep). */
 function scalars(lr: number, b1: number, b2: number, t: number): [number, number] {

@@ -22,7 +22,7 @@ import {
   alibiSlopes, attentionBackward64, attentionForward64, attentionReference,
 } from '../../src/kernels/reference/attention.js';
 import { dropoutKeep } from '../../src/kernels/reference/philox.js';
-import { assertClose, dot64, finiteDiff, forEachPath, randn, rng, withThreads } from '../helpers.js';
+import { assertBitEqual, assertClose, dot64, finiteDiff, forEachPath, randn, rng, withThreads } from '../helpers.js';
 
 type AttnFwd = Kernels['attentionForward'];
 type AttnBwd = Kernels['attentionBackward'];
@@ -71,13 +71,6 @@ function oracle(c: Case, p: number, seed = 11, stream = 5):
 }
 
 const ATOL = 2e-5, ATOL_LSE = 1e-5, RTOL = 1e-5;
-
-function assertBitEqual(a: Float32Array, b: Float32Array, label: string): void {
-  assert.equal(a.length, b.length, label);
-  for (let i = 0; i < a.length; i++) {
-    if (!Object.is(a[i], b[i])) assert.fail(`${label}: element ${i}: ${a[i]} !== ${b[i]}`);
-  }
-}
 
 // ---------------------------------------------------------------- ALiBi slopes
 

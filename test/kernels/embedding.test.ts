@@ -6,18 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { native, nativeKernels } from '../../src/kernels/native.js';
 import { referenceKernels } from '../../src/kernels/reference/index.js';
-import { dot64, finiteDiff, forEachPath, randint, randn, rng, withThreads } from '../helpers.js';
+import { assertBitEqual, dot64, finiteDiff, forEachPath, randint, randn, rng, withThreads } from '../helpers.js';
 
 const nat = nativeKernels();
 const ref = referenceKernels;
-
-
-function assertBitEqual(a: Float32Array, b: Float32Array, label: string): void {
-  assert.equal(a.length, b.length, `${label}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (!Object.is(a[i], b[i])) assert.fail(`${label}: element ${i}: ${a[i]} !== ${b[i]}`);
-  }
-}
 
 const SHAPES: Array<[number, number, number]> = [  // [n, hidden, vocab]
   [0, 64, 10], [1, 1, 5], [7, 3, 5], [7, 65, 30528], [1000, 64, 50], [1000, 65, 50], [1000, 768, 300], [500, 130, 40], [3, 768, 2000],

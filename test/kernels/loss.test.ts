@@ -7,18 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { native, nativeKernels } from '../../src/kernels/native.js';
 import { referenceKernels } from '../../src/kernels/reference/index.js';
-import { assertClose, finiteDiff, forEachPath, randint, randn, rng, withThreads } from '../helpers.js';
+import { assertBitEqual, assertClose, finiteDiff, forEachPath, randint, randn, rng, withThreads } from '../helpers.js';
 
 const nat = nativeKernels();
 const ref = referenceKernels;
-
-
-function assertBitEqual(a: Float32Array, b: Float32Array, label: string): void {
-  assert.equal(a.length, b.length, `${label}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (!Object.is(a[i], b[i])) assert.fail(`${label}: element ${i}: ${a[i]} !== ${b[i]}`);
-  }
-}
 
 const SHAPES: Array<[number, number]> = [  // [rows, V]
   [0, 5], [1, 5], [7, 5], [1000, 5], [1, 128], [7, 128], [1000, 128], [0, 30528], [1, 30528], [7, 30528], [9, 30531],

@@ -6,18 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { native, nativeKernels } from '../../src/kernels/native.js';
 import { referenceKernels } from '../../src/kernels/reference/index.js';
-import { forEachPath, randint, randn, rng, withThreads } from '../helpers.js';
+import { assertBitEqual, forEachPath, randint, randn, rng, withThreads } from '../helpers.js';
 
 const nat = nativeKernels();
 const ref = referenceKernels;
-
-
-function assertBitEqual(a: Float32Array, b: Float32Array, label: string): void {
-  assert.equal(a.length, b.length, `${label}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (!Object.is(a[i], b[i])) assert.fail(`${label}: element ${i}: ${a[i]} !== ${b[i]}`);
-  }
-}
 
 /** A random permutation of [0, m) cut to n entries (distinct indices). */
 function distinctIndex(n: number, m: number, r: () => number): Int32Array {

@@ -6,9 +6,17 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig, PRESETS } from '../../src/train/config.js';
 import { linearDecayWithWarmup } from '../../src/train/schedule.js';
-import { parseTime, toBatches } from '../../src/train/time.js';
+import { formatDuration, parseTime, toBatches } from '../../src/train/time.js';
 import { writeReport, writeReportSvgs } from '../../src/report/html.js';
 import { sharedDir } from '../helpers.js';
+
+test('formatDuration: m/s under an hour, h/m above, ? for an unknown value', () => {
+  assert.equal(formatDuration(7.9), '0m07s');
+  assert.equal(formatDuration(359.6), '5m59s');
+  assert.equal(formatDuration(3962), '1h06m');
+  assert.equal(formatDuration(-1), '?');
+  assert.equal(formatDuration(Infinity), '?');
+});
 
 test('linear_decay_with_warmup: Composer factor (t/t_w, then 1 + (alpha_f - 1)(t - t_w)/(T - t_w))', () => {
   const T = toBatches(parseTime('286720000sp', 'max_duration'), { globalBatchSize: 4096, batchesPerEpoch: 1e9 }, 'max_duration');
