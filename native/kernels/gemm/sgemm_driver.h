@@ -116,26 +116,11 @@ inline void pack_a_generic(bool tA, const float* A, int64_t lda, int64_t i0, int
 }
 
 // Generic packing of op(B)[k0:k0+kc, j0:j0+nc] into NR-column micro-panels (out[(p*kc + k)*NR + c]), zero-padded.
+// Columns of op(B) are rows of op(B)^T = (B, transposed flag flipped), so this is pack_a_generic on that view.
 template <int NR>
 inline void pack_b_generic(bool tB, const float* B, int64_t ldb, int64_t k0, int64_t j0, int64_t kc, int64_t nc,
                            float* out) {
-  for (int64_t jp = 0; jp < nc; jp += NR) {
-    const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jp));
-    float* o = out + jp * kc;
-    if (!tB) {
-      const float* b = B + k0 * ldb + j0 + jp;
-      for (int64_t k = 0; k < kc; ++k) {
-        for (int c = 0; c < nr; ++c) o[k * NR + c] = b[k * ldb + c];
-        for (int c = nr; c < NR; ++c) o[k * NR + c] = 0.0f;
-      }
-    } else {
-      const float* b = B + (j0 + jp) * ldb + k0;
-      for (int64_t k = 0; k < kc; ++k) {
-        for (int c = 0; c < nr; ++c) o[k * NR + c] = b[c * ldb + k];
-        for (int c = nr; c < NR; ++c) o[k * NR + c] = 0.0f;
-      }
-    }
-  }
+  pack_a_generic<NR>(!tB, B, ldb, j0, k0, nc, kc, out);
 }
 
 // The driver. Kern provides: MR, NR, KC, MC (max), NC (max); pack_a(tA, A, lda, i0, k0, mc, kc, out) and

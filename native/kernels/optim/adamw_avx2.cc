@@ -12,18 +12,6 @@
 
 namespace mb {
 
-static inline void adamw_scalar(float* p, const float* g, float* m, float* v, int64_t i, const AdamWScalars& s) {
-  float pi = p[i];
-  if (s.decay) pi = pi * s.decay_mul;
-  const float gi = g[i];
-  const float mi = m[i] * s.beta1 + s.one_minus_beta1 * gi;
-  const float vi = v[i] * s.beta2 + (s.one_minus_beta2 * gi) * gi;
-  const float d = std::sqrt(vi) / s.bias_correction2_sqrt + s.eps;
-  p[i] = pi + (s.neg_step * mi) / d;
-  m[i] = mi;
-  v[i] = vi;
-}
-
 void adamw_avx2(float* p, const float* g, float* m, float* v, int64_t n, const AdamWScalars& s) {
   const __m256 dm = _mm256_set1_ps(s.decay_mul), b1 = _mm256_set1_ps(s.beta1), a1 = _mm256_set1_ps(s.one_minus_beta1);
   const __m256 b2 = _mm256_set1_ps(s.beta2), a2 = _mm256_set1_ps(s.one_minus_beta2);
@@ -41,7 +29,7 @@ void adamw_avx2(float* p, const float* g, float* m, float* v, int64_t n, const A
     _mm256_storeu_ps(m + i, mv);
     _mm256_storeu_ps(v + i, vv);
   }
-  for (; i < n; ++i) adamw_scalar(p, g, m, v, i, s);
+  adamw_portable(p + i, g + i, m + i, v + i, n - i, s);  // the < 8 tail: the same operations, one at a time
 }
 
 }  // namespace mb
