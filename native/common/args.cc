@@ -44,6 +44,15 @@ Buf<uint8_t> Args::u8_or_null(size_t i, const char* name, size_t min_len) const 
   return typed<uint8_t, napi_uint8_array>(i, name, min_len, true, "Uint8Array or null");
 }
 
+size_t Args::elems(std::initializer_list<int64_t> dims, const char* what) const {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > kMaxElems)
+      range_error(std::string(what) + " is too large (more than 2^46 elements)");
+  }
+  return static_cast<size_t>(n);
+}
+
 int64_t Args::integer(size_t i, const char* name, int64_t lo, int64_t hi) const {
   Napi::Value v = info_[i];
   if (!v.IsNumber()) type_error(std::string("argument '") + name + "' must be a number");

@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 namespace mb {
@@ -28,6 +29,11 @@ class Args {
   Buf<uint8_t> u8_or_null(size_t i, const char* name, size_t min_len) const;
   // Integer in [lo, hi].
   int64_t integer(size_t i, const char* name, int64_t lo = 0, int64_t hi = INT64_MAX) const;
+  // The product of non-negative sizes, as an element count; a RangeError naming `what` when it overflows or
+  // exceeds kMaxElems (2^46 elements, far above any buffer a typed array can hold). Use it for every buffer length
+  // that is a product, before the buffer is checked against it.
+  size_t elems(std::initializer_list<int64_t> dims, const char* what) const;
+  static constexpr int64_t kMaxElems = int64_t(1) << 46;
   double number(size_t i, const char* name) const;
   bool boolean(size_t i, const char* name) const;
 

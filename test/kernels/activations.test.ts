@@ -236,6 +236,9 @@ test('argument errors: short buffers throw RangeError naming the argument, wrong
   assert.throws(() => N.gegluBackward(new Float32Array(12), o.subarray(0, 5), 2, 3, new Float32Array(12)),
     (e: unknown) => e instanceof RangeError && /'dOut'/.test(String(e)));
   assert.throws(() => N.tanhForward(x, -1, x), RangeError);
+  // rows * 2I = 2^81 overflows 64 bits (to 0): refused by the shared size check, not accepted with tiny buffers
+  assert.throws(() => N.gegluForward(x, 2 ** 40, 2 ** 40, o), (e: unknown) => e instanceof RangeError && /rows \* 2I is too large/.test(String(e)));
+  assert.throws(() => N.gegluBackward(x, o, 2 ** 40, 2 ** 40, x), (e: unknown) => e instanceof RangeError && /too large/.test(String(e)));
   assert.throws(() => N.tanhBackward(x, x, 10, o), (e: unknown) => e instanceof RangeError && /'dX'/.test(String(e)));
   assert.throws(() => N.geluForward(new Float64Array(10) as unknown as Float32Array, 10, x), TypeError);
   assert.throws(() => R.geluForward(x, 10, o), RangeError);

@@ -250,6 +250,9 @@ test('addBias and biasGrad: match the oracle exactly, any thread count, both pat
   assert.throws(() => k.biasGrad(new Float32Array(5), 2, 3, new Float32Array(3)), RangeError);
   assert.throws(() => k.biasGrad(new Float32Array(6), 2, -3, new Float32Array(3)), RangeError);
   assert.throws(() => k.addBias(new Int32Array(6) as unknown as Float32Array, new Float32Array(3), 2, 3), TypeError);
+  // rows * cols = 2^64 wraps to 0 in 64-bit arithmetic: the shared size check must refuse it, not accept empty buffers
+  assert.throws(() => k.addBias(new Float32Array(0), new Float32Array(0), 2 ** 32, 2 ** 32), /rows \* cols is too large/);
+  assert.throws(() => k.biasGrad(new Float32Array(0), 2 ** 32, 2 ** 32, new Float32Array(0)), /rows \* cols is too large/);
 });
 
 test('measurePeakGflops returns a positive rate', () => {

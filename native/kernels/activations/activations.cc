@@ -121,8 +121,8 @@ Napi::Value GegluForward(const Napi::CallbackInfo& info) {
   Args a(info, "gegluForward", 4);
   int64_t rows = a.integer(1, "rows", 0, kMaxDim);
   int64_t I = a.integer(2, "I", 0, kMaxDim);
-  auto x = a.f32(0, "x", rows * 2 * I);
-  auto out = a.f32(3, "out", rows * I);
+  auto x = a.f32(0, "x", a.elems({rows, 2, I}, "rows * 2I"));
+  auto out = a.f32(3, "out", a.elems({rows, I}, "rows * I"));
   bool v = use_avx2();
   for_row_pieces(rows, I, [&](int64_t r, int64_t c0, int64_t c1) {
     const float* g = x.data + r * 2 * I + c0;
@@ -138,9 +138,10 @@ Napi::Value GegluBackward(const Napi::CallbackInfo& info) {
   Args a(info, "gegluBackward", 5);
   int64_t rows = a.integer(2, "rows", 0, kMaxDim);
   int64_t I = a.integer(3, "I", 0, kMaxDim);
-  auto x = a.f32(0, "x", rows * 2 * I);
-  auto dy = a.f32(1, "dOut", rows * I);
-  auto dx = a.f32(4, "dX", rows * 2 * I);
+  const size_t n2 = a.elems({rows, 2, I}, "rows * 2I");
+  auto x = a.f32(0, "x", n2);
+  auto dy = a.f32(1, "dOut", a.elems({rows, I}, "rows * I"));
+  auto dx = a.f32(4, "dX", n2);
   bool v = use_avx2();
   for_row_pieces(rows, I, [&](int64_t r, int64_t c0, int64_t c1) {
     const float* g = x.data + r * 2 * I + c0;

@@ -177,7 +177,9 @@ Problem parse_problem(const Args& a, bool backward) {
   P.nnz = cu.data[P.batch];
   P.ld_qkv = 3 * P.H * P.d;
   P.ld_out = P.H * P.d;
-  P.qkv = a.f32(0, "qkv", static_cast<size_t>(P.nnz * P.ld_qkv)).data;
+  const size_t n_qkv = a.elems({P.nnz, P.ld_qkv}, "nnz * 3 * numHeads * headDim");
+  const size_t n_out = a.elems({P.nnz, P.ld_out}, "nnz * numHeads * headDim");
+  P.qkv = a.f32(0, "qkv", n_qkv).data;
   P.slopes = a.f32(5, "slopes", static_cast<size_t>(P.H)).data;
   const double p = a.number(6, "dropoutP");
   if (!(p >= 0.0 && p < 1.0)) a.range_error("argument 'dropoutP' = " + std::to_string(p) + " is outside [0, 1)");
@@ -194,11 +196,11 @@ Problem parse_problem(const Args& a, bool backward) {
       a.range_error("with dropout, numHeads * nnz must be <= 2^33 (mask index below 2^53)");
   }
   P.scale = static_cast<float>(1.0 / ::sqrt(static_cast<double>(P.d)));
-  P.out = a.f32(9, "out", static_cast<size_t>(P.nnz * P.ld_out)).data;
-  P.lse = a.f32(10, "lse", static_cast<size_t>(P.H * P.nnz)).data;
+  P.out = a.f32(9, "out", n_out).data;
+  P.lse = a.f32(10, "lse", a.elems({P.H, P.nnz}, "numHeads * nnz")).data;
   if (backward) {
-    P.dout = a.f32(11, "dOut", static_cast<size_t>(P.nnz * P.ld_out)).data;
-    P.dqkv = a.f32(12, "dQkv", static_cast<size_t>(P.nnz * P.ld_qkv)).data;
+    P.dout = a.f32(11, "dOut", n_out).data;
+    P.dqkv = a.f32(12, "dQkv", n_qkv).data;
   }
   return P;
 }

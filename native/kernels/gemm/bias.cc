@@ -51,16 +51,11 @@ void bias_grad(const float* dY, int64_t rows, int64_t cols, float* dBias) {
   });
 }
 
-constexpr int64_t kMaxElems = int64_t(1) << 40;
-
-size_t mul(int64_t a, int64_t b) { return static_cast<size_t>(a) * static_cast<size_t>(b); }
-
 // addBias(Y, bias, rows, cols)
 Napi::Value AddBias(const Napi::CallbackInfo& info) {
   Args a(info, "addBias", 4);
-  const int64_t rows = a.integer(2, "rows", 0, kMaxElems), cols = a.integer(3, "cols", 0, kMaxElems);
-  if (rows * cols > kMaxElems) a.range_error("rows * cols is too large");
-  auto Y = a.f32(0, "Y", mul(rows, cols));
+  const int64_t rows = a.integer(2, "rows", 0, Args::kMaxElems), cols = a.integer(3, "cols", 0, Args::kMaxElems);
+  auto Y = a.f32(0, "Y", a.elems({rows, cols}, "rows * cols"));
   auto bias = a.f32(1, "bias", static_cast<size_t>(cols));
   add_bias(Y.data, bias.data, rows, cols);
   return info.Env().Undefined();
@@ -69,9 +64,8 @@ Napi::Value AddBias(const Napi::CallbackInfo& info) {
 // biasGrad(dY, rows, cols, dBias)
 Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
   Args a(info, "biasGrad", 4);
-  const int64_t rows = a.integer(1, "rows", 0, kMaxElems), cols = a.integer(2, "cols", 0, kMaxElems);
-  if (rows * cols > kMaxElems) a.range_error("rows * cols is too large");
-  auto dY = a.f32(0, "dY", mul(rows, cols));
+  const int64_t rows = a.integer(1, "rows", 0, Args::kMaxElems), cols = a.integer(2, "cols", 0, Args::kMaxElems);
+  auto dY = a.f32(0, "dY", a.elems({rows, cols}, "rows * cols"));
   auto dBias = a.f32(3, "dBias", static_cast<size_t>(cols));
   bias_grad(dY.data, rows, cols, dBias.data);
   return info.Env().Undefined();
