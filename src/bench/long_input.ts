@@ -55,11 +55,11 @@ export function measureLongInput(tokens: number, opts: { inference?: boolean; th
   const u = unpadBatch({ batch: 1, seqlen: tokens, input_ids: ids });
   const modelRss = rssMiB().now;
   const t0 = performance.now();
-  const h = model.encoder.forward(u, { training: false, inference });
+  const h = model.encode(u, { training: false, inference });
   const ms = performance.now() - t0;
   if (!Number.isFinite(h[0]) || !Number.isFinite(h[h.length - 1])) throw new Error(`long-input ${tokens}: non-finite output`);
   return { tokens, ms, tokensPerSec: tokens / (ms / 1000), peakRssMiB: rssMiB().peak, modelRssMiB: modelRss,
-    workspaceMiB: model.ws.bytes / 2 ** 20, mode: inference ? 'inference' : 'training-buffers' };
+    workspaceMiB: model.activationBytes() / 2 ** 20, mode: inference ? 'inference' : 'training-buffers' };
 }
 
 /** Markdown table of rows. */

@@ -120,7 +120,7 @@ export async function runOnnxBench(opts: OnnxBenchOptions): Promise<OnnxBenchRow
       const feeds = onnxFeeds(ort, b, nh);
       const ours = (): Float32Array => {
         const u = unpadBatch(b);
-        return padRows(model.encoder.forward(u, { training: false, inference: true }), u, H);
+        return padRows(model.encode(u), u, H);
       };
       // Warm-up (one each), then alternate.
       let o = ours();

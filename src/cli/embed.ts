@@ -1,6 +1,7 @@
 /** `mosaicbert embed --model DIR [--pooling mean] [--normalize] [TEXT...] [--file F]`: JSONL embeddings. */
 import type { Command } from 'commander';
 import { createFeatureExtractionPipeline } from '../pipelines/feature_extraction.js';
+import { defaultMaxLength } from '../pipelines/common.js';
 import { inGroups, intOption, jsonlWriter, readInputs } from './pipeline_io.js';
 
 export function registerEmbed(program: Command): void {
@@ -30,7 +31,7 @@ export function registerEmbed(program: Command): void {
         if (pooling !== 'none') return texts.map((_, i) => ({ dims: [H], embedding: Array.from(t.data.subarray(i * H, (i + 1) * H)) }));
         const S = t.dims[1];
         const lens = await Promise.all(texts.map(async (x) => (await p.tokenizer.encode(x, undefined,
-          { max_length: intOption(o.maxLength, '--max-length', p.model.config.alibi_starting_size) })).input_ids.length));
+          { max_length: intOption(o.maxLength, '--max-length', defaultMaxLength(p.model.config)) })).input_ids.length));
         return texts.map((_, i) => ({ dims: [lens[i], H], embedding: Array.from({ length: lens[i] },
           (_, s) => Array.from(t.data.subarray((i * S + s) * H, (i * S + s + 1) * H))) }));
       }, (inp, r) => w.write({ input: inp.text, ...r }));

@@ -127,7 +127,7 @@ export function checkFixture(dir: string, opts: { kernels?: Kernels } = {}): Che
   if (exp.has('full_logits_no_labels')) {
     const nl = model.forward(batch);
     const padded = padRows(nl.logits, u, V);
-    const zero = model.headForward(new Float32Array(H), 1, 'zero');
+    const zero = model.predictLogits(new Float32Array(H), 1);
     const valid = new Uint8Array(B * S);
     for (const p of u.indices) valid[p] = 1;
     for (let p = 0; p < B * S; p++) if (!valid[p]) padded.set(zero.subarray(0, V), p * V);

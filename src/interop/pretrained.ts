@@ -13,25 +13,26 @@ import type { Kernels } from '../kernels/types.js';
 import { configFromDict, hfBertConfigFields, type MosaicBertConfig } from '../model/config.js';
 import { paramShapes, type HeadKind } from '../model/params.js';
 import { stateDict, TIED_DECODER_KEY, WORD_EMBEDDINGS_KEY } from '../model/state_dict.js';
-import { MosaicBertForMaskedLM } from '../model/mlm.js';
-import { MosaicBertForSequenceClassification } from '../model/classification.js';
+import { BertForMaskedLM, MaskedLMModel, MosaicBertForMaskedLM } from '../model/mlm.js';
+import { BertForSequenceClassification, MosaicBertForSequenceClassification, SequenceClassificationModel } from '../model/classification.js';
+import { CLASSIC_BERT, MOSAICBERT } from '../model/architecture.js';
+import { normalizeStateDict } from '../model/state_dict.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { readTorchCheckpoint } from '../io/torch_pickle.js';
 import { bertBaseUncasedVocabPath } from '../tokenizer/vocab-path.js';
-import { bertConfigFromDict, hfBertConfigDict, type BertConfig } from '../model/bert/config.js';
-import { bertParamShapes } from '../model/bert/params.js';
-import { BertBase, normalizeBertStateDict } from '../model/bert/base.js';
-import { BertForMaskedLM } from '../model/bert/mlm.js';
-import { BertForSequenceClassification } from '../model/bert/classification.js';
+import { bertConfigFromDict, hfBertConfigDict, type BertConfig } from '../model/bert_config.js';
 
-/** A MosaicBERT model that {@link fromPretrained} can build. */
-export type PretrainedModel = MosaicBertForMaskedLM | MosaicBertForSequenceClassification;
+/**
+ * Any model {@link fromPretrained} can build: a masked-LM or a sequence-classification model of either
+ * architecture (`model.modelType` is 'mosaicbert' or 'bert').
+ */
+export type PretrainedModel = MaskedLMModel | SequenceClassificationModel;
+
+/** Same as {@link PretrainedModel} (kept for the names earlier releases exported). */
+export type AnyPretrainedModel = PretrainedModel;
 
 /** A classic-BERT model that {@link fromPretrained} can build (`modelType === 'bert'`). */
 export type ClassicBertModel = BertForMaskedLM | BertForSequenceClassification;
-
-/** Any model {@link fromPretrained} can build: MosaicBERT or classic BERT (tell them apart with `instanceof`). */
-export type AnyPretrainedModel = PretrainedModel | ClassicBertModel;
 
 /** Weight file layouts, in the order {@link fromPretrained} looks for them. */
 export const WEIGHT_FILES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin',
@@ -177,7 +178,7 @@ export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): {
   const hasWqkv = keys.some((k) => /\.attention\.self\.Wqkv\./.test(k));
   const classicKeys = keys.some((k) => /\.attention\.self\.(query|key|value)\.|embeddings\.position_embeddings\./.test(k));
   const classic = (classicKeys && !hasWqkv) || (!isMosaicConfig(raw) && !hasWqkv);
-  if (classic) sd = normalizeBertStateDict(sd);
+  if (classic) sd = normalizeStateDict(sd, CLASSIC_BERT);
 
   const head: HeadKind = opts.head ?? headFromArchitectures(raw) ??
     (keys.some((k) => k.startsWith('classifier.')) ? 'classification' : 'mlm');
@@ -204,7 +205,7 @@ export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): {
 
   // Parameters the checkpoint lacks are initialised randomly; otherwise skip the (costly) init.
   const present = (n: string) => sd.has(n) || (n === WORD_EMBEDDINGS_KEY && sd.has(TIED_DECODER_KEY));
-  const shapes = classic ? bertParamShapes(config as BertConfig, head) : paramShapes(config as MosaicBertConfig, head);
+  const shapes = paramShapes(config, head, classic ? CLASSIC_BERT : MOSAICBERT);
   const needInit = shapes.some(([n]) => !present(n));
   const mopts = { kernels: opts.kernels, noInit: !needInit, initSeed: opts.initSeed };
   let model: AnyPretrainedModel;
@@ -238,9 +239,8 @@ export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): {
  * @returns MosaicBertForMaskedLM / MosaicBertForSequenceClassification, or BertForMaskedLM /
  *   BertForSequenceClassification for a classic BERT folder, per `opts.head` or `architectures`.
  */
-export function fromPretrained(dir: string, opts: FromPretrainedOptions & { head: 'mlm' }): MosaicBertForMaskedLM | BertForMaskedLM;
-export function fromPretrained(dir: string, opts: FromPretrainedOptions & { head: 'classification' }):
-  MosaicBertForSequenceClassification | BertForSequenceClassification;
+export function fromPretrained(dir: string, opts: FromPretrainedOptions & { head: 'mlm' }): MaskedLMModel;
+export function fromPretrained(dir: string, opts: FromPretrainedOptions & { head: 'classification' }): SequenceClassificationModel;
 export function fromPretrained(dir: string, opts?: FromPretrainedOptions): AnyPretrainedModel;
 export function fromPretrained(dir: string, opts: FromPretrainedOptions = {}): AnyPretrainedModel {
   return loadPretrained(dir, opts).model;
@@ -294,8 +294,8 @@ export function savePretrained(model: AnyPretrainedModel, dir: string, opts: Sav
   writeSafetensors(wpath, stateDict(model.params), { format: 'pt' });
   written.push(wpath);
   const cpath = join(dir, 'config.json');
-  const cfgDict = model instanceof BertBase ? hfBertConfigDict(model.config, model.head)
-    : hfConfigDict(model.config, model.head);
+  const cfgDict = model.modelType === 'bert' ? hfBertConfigDict(model.config as BertConfig, model.head)
+    : hfConfigDict(model.config as MosaicBertConfig, model.head);
   writeFileAtomic(cpath, JSON.stringify(cfgDict, null, 2) + '\n');
   written.push(cpath);
   if (opts.tokenizer === false) return written;

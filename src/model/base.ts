@@ -1,15 +1,17 @@
 /**
- * What both MosaicBERT models share: config, parameters and gradients in flat buffers, the kernels, the activation
- * workspace and the encoder.
+ * What every model shares, whatever its architecture (architecture.ts) and head: the config, parameters and
+ * gradients in flat buffers (params.ts), the kernels, the activation arena, and the one {@link Encoder}.
  */
 import type { Kernels } from '../kernels/types.js';
 import { nativeKernels } from '../kernels/native.js';
-import type { MosaicBertConfig } from './config.js';
+import type { Architecture, EncoderConfig } from './architecture.js';
 import { ParamStore, paramShapes, type HeadKind } from './params.js';
-import { Workspace } from './workspace.js';
-import { MosaicBertEncoder } from './encoder.js';
+import { Encoder, type EncoderForwardOptions } from './encoder.js';
+import { ActivationArena } from './layers/buffers.js';
+import type { Linear } from './layers/linear.js';
 import { initWeights } from './init.js';
-import { loadStateDict, type LoadReport } from './state_dict.js';
+import { loadStateDict, normalizeStateDict, type LoadReport } from './state_dict.js';
+import type { UnpaddedBatch } from './batch.js';
 import type { Tensor } from '../io/safetensors.js';
 
 export interface ModelOptions {
@@ -21,20 +23,39 @@ export interface ModelOptions {
   noInit?: boolean;
 }
 
-export abstract class MosaicBertBase {
+export abstract class EncoderModel<C extends EncoderConfig = EncoderConfig> {
   readonly params: ParamStore;
   /** Gradients, same layout as `params`; allocated by the first `zeroGrad()`. */
   grads: ParamStore | null = null;
   readonly k: Kernels;
-  readonly ws = new Workspace();
-  readonly encoder: MosaicBertEncoder;
+  /** Counts the activation memory of this model's layers. */
+  readonly arena = new ActivationArena();
+  readonly encoder: Encoder;
 
-  protected constructor(readonly config: MosaicBertConfig, readonly head: HeadKind, opts: ModelOptions = {}) {
-    this.params = new ParamStore(paramShapes(config, head));
+  protected constructor(readonly config: C, readonly arch: Architecture, readonly head: HeadKind, opts: ModelOptions = {}) {
+    this.params = new ParamStore(paramShapes(config, head, arch));
     this.k = opts.kernels ?? nativeKernels();
+    // Reference / HF init: the same name-driven rule for both architectures.
     if (!opts.noInit) initWeights(this.params, config, head, opts.initSeed ?? 17);
-    this.encoder = new MosaicBertEncoder(config, this.params, this.k, this.ws);
+    this.encoder = new Encoder(config, arch, this.params, this.k, this.arena);
   }
+
+  /** 'mosaicbert' or 'bert' (classic). */
+  get modelType(): Architecture['modelType'] {
+    return this.arch.modelType;
+  }
+
+  /**
+   * The encoder's last hidden states `[nnz, hidden_size]` of an unpadded batch (rows in `u.indices` order), or of
+   * `opts.subset` rows. The view is valid until the next forward. Default: evaluation (no dropout), inference
+   * mode (activation memory independent of depth).
+   */
+  encode(u: UnpaddedBatch, opts: EncoderForwardOptions = { training: false, inference: true }): Float32Array {
+    return this.encoder.forward(u, opts);
+  }
+
+  /** Every projection (encoder, then head), for pruning masks and inference backends. */
+  abstract linears(): Linear[];
 
   /** Sets every gradient to zero (allocating the gradient buffer on first use). */
   zeroGrad(): ParamStore {
@@ -43,14 +64,22 @@ export abstract class MosaicBertBase {
     return this.grads;
   }
 
-  /** Loads reference-named tensors (see {@link loadStateDict}). */
+  /**
+   * Loads reference-named tensors (Composer's `model.` prefix stripped; for classic BERT also HF's historical key
+   * variants, see {@link normalizeStateDict}). Returns missing / unexpected keys; throws on a shape or dtype mismatch.
+   */
   loadStateDict(sd: Map<string, Tensor>, source?: string): LoadReport {
-    return loadStateDict(this.params, sd, source);
+    return loadStateDict(this.params, normalizeStateDict(sd, this.arch), source);
   }
 
   /** Number of parameters (the tied decoder counted once). */
   numParameters(): number {
     return this.params.numel();
+  }
+
+  /** Bytes of activation memory currently held. */
+  activationBytes(): number {
+    return this.arena.bytes;
   }
 
   protected requireGrads(): ParamStore {

@@ -1,12 +1,17 @@
 /**
- * `MosaicBertForSequenceClassification` (reference `BertForSequenceClassification`): the encoder, then the shared
+ * Sequence-classification models (the reference's `BertForSequenceClassification`, HF's): the encoder, then the
  * pooler + classifier head (layers/classification_head.ts): `tanh(h[CLS] Wp^T + bp)`, dropout (classifier_dropout,
  * else hidden_dropout_prob), `classifier` Linear(H, num_labels); cross-entropy when num_labels > 1, MSE when 1.
+ * `problem_type: multi_label_classification` runs for inference (the pipeline applies a sigmoid); its loss is not
+ * implemented.
  */
 import type { MosaicBertConfig } from './config.js';
-import { MosaicBertBase, type ModelOptions } from './base.js';
-import { unpadBatch, type PaddedBatch } from './batch.js';
-import { ClassificationHead } from './layers/classification_head.js';
+import type { BertConfig } from './bert_config.js';
+import { CLASSIC_BERT, MOSAICBERT, type Architecture, type EncoderConfig } from './architecture.js';
+import { EncoderModel, type ModelOptions } from './base.js';
+import { unpadBatch, type PaddedBatch, type UnpaddedBatch } from './batch.js';
+import { ClassificationHead, ClassificationHeadActivations } from './layers/classification_head.js';
+import type { Linear } from './layers/linear.js';
 
 export interface ClassificationBatch extends PaddedBatch {
   /** `[B]`: class ids (Int32Array) when num_labels > 1; targets (Float32Array) when num_labels == 1. */
@@ -21,28 +26,71 @@ export interface ClassificationOutput {
   pooled: Float32Array;
 }
 
-export class MosaicBertForSequenceClassification extends MosaicBertBase {
-  private readonly headLayer: ClassificationHead;
+export interface ClassificationForwardOptions {
+  training?: boolean;
+  seed?: number;
+  step?: number;
+  keepHiddenStates?: boolean;
+}
 
-  constructor(config: MosaicBertConfig, opts: ModelOptions = {}) {
-    super(config, 'classification', opts);
-    this.headLayer = new ClassificationHead(config.hidden_size, config.num_labels,
-      config.classifier_dropout ?? config.hidden_dropout_prob, this.k, this.ws);
+export class SequenceClassificationModel<C extends EncoderConfig = EncoderConfig> extends EncoderModel<C> {
+  readonly classificationHead: ClassificationHead;
+  private readonly headActs: ClassificationHeadActivations;
+  private readonly predictActs: ClassificationHeadActivations;
+
+  protected constructor(config: C, arch: Architecture, opts: ModelOptions = {}) {
+    super(config, arch, 'classification', opts);
+    this.classificationHead = new ClassificationHead(this.k, this.params, config.hidden_size, config.num_labels,
+      config.classifier_dropout ?? config.hidden_dropout_prob);
+    this.headActs = new ClassificationHeadActivations(this.arena);
+    this.predictActs = new ClassificationHeadActivations(this.arena);
   }
 
-  /** Forward on a right-padded batch `[B, S]`; with `labels`, the mean loss. Throws on empty sequences or bad ids. */
-  forward(batch: ClassificationBatch, opts: { training?: boolean; seed?: number; step?: number;
-    keepHiddenStates?: boolean } = {}): ClassificationOutput {
+  linears(): Linear[] {
+    return [...this.encoder.linears(), this.classificationHead.pooler, this.classificationHead.classifier];
+  }
+
+  /**
+   * Forward on a right-padded batch `[B, S]`: `logits` `[B, num_labels]`, `pooled` `[B, H]`, and with `labels`
+   * (`[B]`: class ids, or float targets when num_labels == 1) the mean loss.
+   * @throws Error when a sequence is empty or a class id is out of range.
+   */
+  forward(batch: ClassificationBatch, opts: ClassificationForwardOptions = {}): ClassificationOutput {
+    if (batch.labels && (this.config as { problem_type?: string }).problem_type === 'multi_label_classification') {
+      throw new Error("labels: problem_type 'multi_label_classification' is not supported for training (inference only)");
+    }
     const u = unpadBatch(batch);
-    const opt = { training: opts.training ?? false, seed: opts.seed ?? 0, step: opts.step ?? 0 };
-    const h = this.encoder.forward(u, { ...opt, keepHiddenStates: opts.keepHiddenStates });
-    return this.headLayer.forward(this.params, h, u, batch.labels, opt);
+    const ctx = { training: opts.training ?? false, seed: opts.seed ?? 0, step: opts.step ?? 0 };
+    const h = this.encoder.forward(u, { ...ctx, keepHiddenStates: opts.keepHiddenStates });
+    return this.classificationHead.forward(h, u, batch.labels, ctx, this.headActs);
+  }
+
+  /**
+   * The head on encoder outputs `h[nnz, H]` of `u` (e.g. from {@link encode}), evaluation mode: logits
+   * `[B, num_labels]` and the pooled `[B, H]`, valid until the next call.
+   */
+  classifyHidden(h: Float32Array, u: UnpaddedBatch): ClassificationOutput {
+    return this.classificationHead.forward(h, u, undefined, { training: false, seed: 0, step: 0 }, this.predictActs);
   }
 
   /** Accumulates `lossScale * d(loss)/d(param)` into `grads` for the last forward (which must have had labels). */
   backward(lossScale = 1): void {
     const G = this.requireGrads();
-    const dh = this.headLayer.backward(this.params, G, lossScale, 'MosaicBertForSequenceClassification');
+    const dh = this.classificationHead.backward(G, lossScale, this.headActs, this.constructor.name);
     this.encoder.backward(dh, G);
+  }
+}
+
+/** MosaicBERT with the classification head (reference `bert_layers.BertForSequenceClassification`). */
+export class MosaicBertForSequenceClassification extends SequenceClassificationModel<MosaicBertConfig> {
+  constructor(config: MosaicBertConfig, opts: ModelOptions = {}) {
+    super(config, MOSAICBERT, opts);
+  }
+}
+
+/** Classic BERT with the classification head (HF `BertForSequenceClassification`). */
+export class BertForSequenceClassification extends SequenceClassificationModel<BertConfig> {
+  constructor(config: BertConfig, opts: ModelOptions = {}) {
+    super(config, CLASSIC_BERT, opts);
   }
 }

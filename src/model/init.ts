@@ -6,7 +6,7 @@
  */
 import { philox4x32_10 } from '../kernels/reference/philox.js';
 import type { HeadKind, ParamStore } from './params.js';
-import type { MosaicBertConfig } from './config.js';
+import type { EncoderConfig } from './architecture.js';
 
 /** Fills `out` with N(0, std^2) samples from Philox stream `stream` under `seed` (Box-Muller on 32-bit words). */
 export function fillNormal(out: Float32Array, std: number, seed: number, stream: number): void {
@@ -23,7 +23,7 @@ export function fillNormal(out: Float32Array, std: number, seed: number, stream:
 }
 
 /** Initialises every parameter of `params` as the reference does; `seed` makes it reproducible. */
-export function initWeights(params: ParamStore, cfg: MosaicBertConfig, head: HeadKind, seed: number): void {
+export function initWeights(params: ParamStore, cfg: EncoderConfig, head: HeadKind, seed: number): void {
   const std = cfg.initializer_range;
   params.specs.forEach((s, idx) => {
     const v = params.get(s.name);

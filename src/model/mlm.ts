@@ -1,20 +1,28 @@
 /**
- * `MosaicBertForMaskedLM` (docs/mosaicbert.md §1.8): the encoder, then on the masked rows only
- * `logits = LN_1e-12(gelu(h Wt^T + bt)) E^T + b_dec` with the decoder tied to the word embeddings E and its own
- * bias, and the mean cross-entropy over the targets (`labels > 0`, the reference's test). With labels, the last
- * encoder layer runs after attention on the masked rows plus each [CLS] only (the reference's subset trick;
- * `useSubset: false` computes every row and selects afterwards — the same math).
+ * Masked-LM models (the reference's `BertForMaskedLM`, HF `BertForMaskedLM`): the encoder, then on the target rows
+ * only `logits = LN(gelu(h Wt^T + bt)) E^T + b_dec` (layers/mlm_head.ts) and the mean cross-entropy over the
+ * targets. One label convention for both architectures: -100 is ignored (HF's `ignore_index`), any other label is
+ * a target and must be a token id in `[0, vocab_size)` on a non-padding position. With labels, the last encoder
+ * layer runs after attention on the target rows plus each [CLS] only (the reference's subset trick; `useSubset:
+ * false` computes every row and selects afterwards — the same math for the rows kept).
  */
 import type { MosaicBertConfig } from './config.js';
-import { MosaicBertBase, type ModelOptions } from './base.js';
+import type { BertConfig } from './bert_config.js';
+import { CLASSIC_BERT, MOSAICBERT, MLM_HEAD_LAYER_NORM_EPS, type Architecture, type EncoderConfig } from './architecture.js';
+import { EncoderModel, type ModelOptions } from './base.js';
 import { unpadBatch, type PaddedBatch, type UnpaddedBatch } from './batch.js';
-import { MlmHead } from './layers/mlm_head.js';
+import { MlmHead, MlmHeadActivations } from './layers/mlm_head.js';
+import { BackwardScratch } from './layers/scratch.js';
+import type { Linear } from './layers/linear.js';
+import type { GrowF32 } from './layers/buffers.js';
 
-/** The MLM head LayerNorm's eps: hard-coded 1e-12 in the reference whatever `layer_norm_eps` says. */
-export const MLM_HEAD_LAYER_NORM_EPS = 1e-12;
+export { MLM_HEAD_LAYER_NORM_EPS };
+
+/** The label of a position that is not a target. */
+export const IGNORE_INDEX = -100;
 
 export interface MaskedLMBatch extends PaddedBatch {
-  /** `[B * S]`: the original token id at masked positions (> 0), -100 (or 0) elsewhere. */
+  /** `[B * S]`: the original token id at target positions, -100 elsewhere. */
   labels?: Int32Array;
 }
 
@@ -28,12 +36,12 @@ export interface MaskedLMForwardOptions {
 }
 
 export interface MaskedLMOutput {
-  /** Mean cross-entropy over the targets (undefined without labels). */
+  /** Mean cross-entropy over the targets (undefined without labels; 0 when there is no target). */
   loss?: number;
   /** Number of target tokens. */
   numTargets: number;
   /**
-   * `[rows, vocab_size]`: with labels, the masked rows in row-major (b, s) order; without, every valid token
+   * `[rows, vocab_size]`: with labels, the target rows in row-major (b, s) order; without, every valid token
    * (nnz rows in `indices` order). Valid until the next forward; `backward()` overwrites it with its gradient.
    */
   logits: Float32Array;
@@ -43,100 +51,144 @@ export interface MaskedLMOutput {
   unpadded: UnpaddedBatch;
 }
 
-export class MosaicBertForMaskedLM extends MosaicBertBase {
-  private last: { nm: number; targets: Int32Array; maskedInSubset: Int32Array; nsub: number } | null = null;
+/**
+ * The targets of a batch in unpadded-row order.
+ * @throws Error naming the (row, column) of a label that is neither -100 nor a token id, or that sits on padding.
+ */
+export function maskedTargets(batch: MaskedLMBatch & { labels: Int32Array }, u: UnpaddedBatch, vocabSize: number):
+  { rows: Int32Array; targets: Int32Array; positions: Int32Array } {
+  const labels = batch.labels, S = batch.seqlen, n = batch.batch * S;
+  if (labels.length < n) throw new Error(`labels: ${labels.length} elements, expected ${batch.batch}x${S} = ${n}`);
+  const rows: number[] = [];
+  for (let p = 0, j = 0; p < n; p++) {
+    const valid = j < u.nnz && u.indices[j] === p;
+    const y = labels[p];
+    if (y !== IGNORE_INDEX) {
+      const where = `(${Math.floor(p / S)}, ${p % S})`;
+      if (!valid) throw new Error(`labels: position ${where} is padding but has a target label ${y}`);
+      if (!(y >= 0 && y < vocabSize)) {
+        throw new Error(`labels: ${y} at position ${where} is not a token id in [0, ${vocabSize}) nor ${IGNORE_INDEX}`);
+      }
+      rows.push(j);
+    }
+    if (valid) j++;
+  }
+  const r = Int32Array.from(rows), targets = new Int32Array(r.length), positions = new Int32Array(r.length);
+  for (let i = 0; i < r.length; i++) { positions[i] = u.indices[r[i]]; targets[i] = labels[positions[i]]; }
+  return { rows: r, targets, positions };
+}
 
-  private readonly mlmHead: MlmHead;
+export class MaskedLMModel<C extends EncoderConfig = EncoderConfig> extends EncoderModel<C> {
+  readonly mlmHead: MlmHead;
+  private readonly headActs: MlmHeadActivations;
+  private readonly predictActs: MlmHeadActivations;
+  private readonly scratch: BackwardScratch;
+  private readonly targetHidden: GrowF32;
+  private readonly dHidden: GrowF32;
+  private readonly lse: GrowF32;
+  private last: { nm: number; targets: Int32Array; inSubset: Int32Array; nsub: number } | null = null;
 
-  constructor(config: MosaicBertConfig, opts: ModelOptions = {}) {
-    super(config, 'mlm', opts);
-    this.mlmHead = new MlmHead(config.hidden_size, config.vocab_size, MLM_HEAD_LAYER_NORM_EPS,
-      'cls.predictions.decoder.bias', this.k, this.ws);
+  protected constructor(config: C, arch: Architecture, opts: ModelOptions = {}) {
+    super(config, arch, 'mlm', opts);
+    this.mlmHead = new MlmHead(this.k, this.params, config.hidden_size, arch.mlmHeadEps ?? config.layer_norm_eps,
+      arch.mlmDecoderBiasKey);
+    this.headActs = new MlmHeadActivations(this.arena);
+    this.predictActs = new MlmHeadActivations(this.arena);
+    this.scratch = new BackwardScratch(this.arena);
+    this.targetHidden = this.arena.f32();
+    this.dHidden = this.arena.f32();
+    this.lse = this.arena.f32();
+  }
+
+  linears(): Linear[] {
+    return [...this.encoder.linears(), this.mlmHead.transform, this.mlmHead.decoder];
   }
 
   /**
-   * Forward pass. Throws an Error when a label sits on a padding position or is not a valid token id.
+   * Forward pass on a right-padded batch `[B, S]`. Without labels, `logits` is `[nnz, V]` for every valid token;
+   * with labels (`[B * S]`, -100 = not a target), `[numTargets, V]` for the targets and their mean cross-entropy.
+   * @throws Error naming the position of an invalid label (see {@link maskedTargets}) or a malformed batch.
    */
   forward(batch: MaskedLMBatch, opts: MaskedLMForwardOptions = {}): MaskedLMOutput {
-    const { config: cfg, k, ws } = this;
+    const { config: cfg, k } = this;
     const H = cfg.hidden_size, V = cfg.vocab_size;
     const u = unpadBatch(batch);
     const fwd = { training: opts.training ?? false, seed: opts.seed, step: opts.step, keepHiddenStates: opts.keepHiddenStates };
     if (!batch.labels) {
       const h = this.encoder.forward(u, fwd);
-      const logits = this.headForward(h, u.nnz, 'all');
       this.last = null;
-      return { numTargets: 0, logits, positions: u.indices, unpadded: u };
+      return { numTargets: 0, logits: this.predictLogits(h, u.nnz), positions: u.indices, unpadded: u };
     }
-    const labels = batch.labels;
-    // Targets in nnz order; subset = targets plus each sequence's first row.
-    const isTarget = new Uint8Array(u.nnz);
-    let nm = 0;
-    for (let j = 0; j < u.nnz; j++) if (labels[u.indices[j]] > 0) { isTarget[j] = 1; nm++; }
-    for (let p = 0, j = 0; p < batch.batch * batch.seqlen; p++) {
-      if (j < u.nnz && u.indices[j] === p) { j++; continue; }
-      if (labels[p] > 0) throw new Error(`labels: position (${Math.floor(p / batch.seqlen)}, ${p % batch.seqlen}) ` +
-        'is padding but has a target label');
-    }
-    const targets = new Int32Array(nm), positions = new Int32Array(nm), targetRows = new Int32Array(nm);
-    for (let j = 0, t = 0; j < u.nnz; j++) {
-      if (!isTarget[j]) continue;
-      const y = labels[u.indices[j]];
-      if (y >= V) throw new Error(`labels: target id ${y} at position ${u.indices[j]} is >= vocab_size ${V}`);
-      targets[t] = y; positions[t] = u.indices[j]; targetRows[t] = j; t++;
-    }
-    const useSubset = opts.useSubset ?? true;
-    let h: Float32Array, maskedInSubset: Int32Array, nsub: number;
-    if (useSubset) {
-      const first = new Uint8Array(u.nnz);
-      for (let b = 0; b < u.batch; b++) if (u.cuSeqlens[b + 1] > u.cuSeqlens[b]) first[u.cuSeqlens[b]] = 1;
+    const { rows: targetRows, targets, positions } = maskedTargets(batch as MaskedLMBatch & { labels: Int32Array }, u, V);
+    const nm = targets.length;
+    let h: Float32Array, inSubset: Int32Array, nsub: number;
+    if ((opts.useSubset ?? true) && cfg.num_hidden_layers > 0) {
+      // subset = targets plus each sequence's first row, in row order.
+      const keep = new Uint8Array(u.nnz);
+      for (const j of targetRows) keep[j] = 2;
+      for (let b = 0; b < u.batch; b++) if (u.cuSeqlens[b + 1] > u.cuSeqlens[b] && !keep[u.cuSeqlens[b]]) keep[u.cuSeqlens[b]] = 1;
       const subsetList: number[] = [], inSub: number[] = [];
       for (let j = 0; j < u.nnz; j++) {
-        if (isTarget[j] || first[j]) {
-          if (isTarget[j]) inSub.push(subsetList.length);
-          subsetList.push(j);
-        }
+        if (!keep[j]) continue;
+        if (keep[j] === 2) inSub.push(subsetList.length);
+        subsetList.push(j);
       }
-      const subset = Int32Array.from(subsetList);
-      maskedInSubset = Int32Array.from(inSub);
-      nsub = subset.length;
-      h = this.encoder.forward(u, { ...fwd, subset });
+      inSubset = Int32Array.from(inSub);
+      nsub = subsetList.length;
+      h = this.encoder.forward(u, { ...fwd, subset: Int32Array.from(subsetList) });
     } else {
-      maskedInSubset = targetRows;
+      inSubset = targetRows;
       nsub = u.nnz;
       h = this.encoder.forward(u, fwd);
     }
-    const hm = ws.f32('mlm.hm', nm * H);
-    k.gatherRows(h, maskedInSubset, nm, H, hm);
-    const logits = this.headForward(hm, nm, 'mlm');
-    const lse = ws.f32('mlm.lse', nm);
-    const sum = nm ? k.crossEntropyForward(logits, targets, nm, V, lse) : 0;
-    this.last = { nm, targets, maskedInSubset, nsub };
+    const hm = this.targetHidden.get(nm * H);
+    k.gatherRows(h, inSubset, nm, H, hm);
+    const logits = this.mlmHead.forward(hm, nm, this.headActs);
+    const sum = nm ? k.crossEntropyForward(logits, targets, nm, V, this.lse.get(nm)) : 0;
+    this.last = { nm, targets, inSubset, nsub };
     return { loss: nm ? sum / nm : 0, numTargets: nm, logits, positions, unpadded: u };
   }
 
-  /** MLM head on `[rows, H]` -> `[rows, V]` logits (a workspace buffer named after `tag`). */
-  headForward(x: Float32Array, rows: number, tag: string): Float32Array {
-    return this.mlmHead.forward(this.params, x, rows, tag);
+  /**
+   * The MLM head on hidden states `x[rows, H]` → logits `[rows, V]` (inference buffers: a training forward's saved
+   * activations are untouched). Valid until the next call.
+   */
+  predictLogits(x: Float32Array, rows: number): Float32Array {
+    return this.mlmHead.forward(x, rows, this.predictActs);
   }
 
   /**
    * Backward of the last forward with labels: accumulates `lossScale * d(loss)/d(param)` into `grads` (lossScale
    * weights microbatches, e.g. the microbatch's share of the global batch). Overwrites the forward's logits.
+   * @throws Error when the last forward had no labels.
    */
   backward(lossScale = 1): void {
     const last = this.last;
-    if (!last) throw new Error('MosaicBertForMaskedLM.backward needs a forward with labels first');
-    const { config: cfg, k, ws } = this;
+    if (!last) throw new Error(`${this.constructor.name}.backward needs a forward with labels first`);
+    const { config: cfg, k } = this;
     const G = this.requireGrads();
     const H = cfg.hidden_size, V = cfg.vocab_size, { nm, nsub } = last;
-    const dh = ws.zeros('mlm.dh', nsub * H);
+    const dh = this.dHidden.zeros(nsub * H);
     if (nm > 0) {
-      const logits = ws.f32('mlm.logits', nm * V);
-      k.crossEntropyBackward(logits, last.targets, ws.f32('mlm.lse', nm), nm, V, lossScale / nm, logits);
-      const dhm = this.mlmHead.backward(this.params, G, ws.f32('mlm.hm', nm * H), logits, nm);
-      k.scatterRows(dhm, last.maskedInSubset, nm, H, dh);
+      const logits = this.headActs.logits.get(nm * V);
+      k.crossEntropyBackward(logits, last.targets, this.lse.get(nm), nm, V, lossScale / nm, logits);
+      const dhm = this.mlmHead.backward(G, this.targetHidden.get(nm * H), logits, nm, this.headActs, this.scratch);
+      k.scatterRows(dhm, last.inSubset, nm, H, dh);
     }
     this.encoder.backward(dh, G);
+  }
+}
+
+/** MosaicBERT with the MLM head (reference `bert_layers.BertForMaskedLM`). */
+export class MosaicBertForMaskedLM extends MaskedLMModel<MosaicBertConfig> {
+  constructor(config: MosaicBertConfig, opts: ModelOptions = {}) {
+    super(config, MOSAICBERT, opts);
+  }
+}
+
+/** Classic BERT with the MLM head (HF `BertForMaskedLM`). */
+export class BertForMaskedLM extends MaskedLMModel<BertConfig> {
+  constructor(config: BertConfig, opts: ModelOptions = {}) {
+    super(config, CLASSIC_BERT, opts);
   }
 }

@@ -4,6 +4,7 @@
  * matrix), and missing / unexpected keys are reported by name (docs/mosaicbert.md fact 14).
  */
 import type { ParamStore } from './params.js';
+import { BERT_DECODER_BIAS_ALIAS, BERT_DECODER_BIAS_KEY, type Architecture } from './architecture.js';
 import type { Tensor } from '../io/safetensors.js';
 
 export const TIED_DECODER_KEY = 'cls.predictions.decoder.weight';
@@ -45,5 +46,30 @@ export function loadStateDict(params: ParamStore, sd: Map<string, Tensor>, sourc
 export function stateDict(params: ParamStore): Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> {
   const out = new Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>();
   for (const s of params.specs) out.set(s.name, { dtype: 'F32', shape: s.shape, data: params.get(s.name) });
+  return out;
+}
+
+/** Buffers HF checkpoints may carry that are not parameters (silently dropped on load). */
+const BUFFER_KEYS = new Set(['bert.embeddings.position_ids']);
+
+/**
+ * Normalises a state dict for `arch`: strips Composer's `model.` prefix; for classic BERT also renames the TF-era
+ * `LayerNorm.gamma/beta` to `weight/bias` (as transformers does on load; the hub's bert-base-uncased .bin uses them),
+ * maps `cls.predictions.decoder.bias` to `cls.predictions.bias` (HF ties the two) and drops `position_ids` buffers.
+ */
+export function normalizeStateDict(sd: Map<string, Tensor>, arch: Architecture): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [k0, v] of sd) {
+    let k = k0.startsWith('model.') ? k0.slice(6) : k0;
+    if (arch.modelType === 'bert') {
+      k = k.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+      if (BUFFER_KEYS.has(k)) continue;
+    }
+    out.set(k, v);
+  }
+  if (arch.modelType === 'bert' && out.has(BERT_DECODER_BIAS_ALIAS)) {
+    if (!out.has(BERT_DECODER_BIAS_KEY)) out.set(BERT_DECODER_BIAS_KEY, out.get(BERT_DECODER_BIAS_ALIAS)!);
+    out.delete(BERT_DECODER_BIAS_ALIAS);
+  }
   return out;
 }

@@ -67,6 +67,15 @@ export async function loadTokenizer(dir: string | undefined, given?: BertTokeniz
   return BertTokenizer.bertBaseUncased();
 }
 
+/**
+ * The default truncation length of a model: MosaicBERT's `alibi_starting_size` (ALiBi extrapolates past it), classic
+ * BERT's `max_position_embeddings` (the size of its position table).
+ */
+export function defaultMaxLength(cfg: object): number {
+  const c = cfg as { alibi_starting_size?: number; max_position_embeddings: number };
+  return c.alibi_starting_size ?? c.max_position_embeddings;
+}
+
 /** Validates a max_length / max_batch_tokens option. */
 export function positiveInt(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 2) throw new Error(`${name} must be an integer >= 2, got ${v}`);
@@ -116,7 +125,7 @@ export function forEachChunk(model: PretrainedModel, encs: EncodedInput[], maxTo
   consume: (start: number, u: UnpaddedBatch, hidden: Float32Array) => void): void {
   for (const [a, b] of chunkByTokens(encs.map((e) => e.ids.length), maxTokens)) {
     const u = toUnpadded(encs.slice(a, b));
-    const h = model.encoder.forward(u, { training: false, inference: true });
+    const h = model.encode(u, { training: false, inference: true });
     consume(a, u, h);
   }
 }

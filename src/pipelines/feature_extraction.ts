@@ -12,7 +12,7 @@
  */
 import type { PretrainedModel } from '../interop/pretrained.js';
 import { BertTokenizer } from '../tokenizer/bert-tokenizer.js';
-import { encodeAll, forEachChunk, loadModel, loadTokenizer, positiveInt, type PipelineOptions } from './common.js';
+import { defaultMaxLength, encodeAll, forEachChunk, loadModel, loadTokenizer, positiveInt, type PipelineOptions } from './common.js';
 
 /** A float32 tensor in transformers.js's layout: row-major `data` of shape `dims`. */
 export interface PipelineTensor {
@@ -39,13 +39,13 @@ export interface FeatureExtractionPipelineFn {
   readonly tokenizer: BertTokenizer;
 }
 
-/** Builds the feature-extraction pipeline over any MosaicBERT model (or folder); only the encoder runs. */
+/** Builds the feature-extraction pipeline over any model (MosaicBERT or classic BERT, or a folder); only the encoder runs. */
 export async function createFeatureExtractionPipeline(model: PretrainedModel | string,
   options: PipelineOptions = {}): Promise<FeatureExtractionPipelineFn> {
   const m = loadModel(model, undefined, options);
   const tok = await loadTokenizer(typeof model === 'string' ? model : undefined, options.tokenizer);
   const H = m.config.hidden_size;
-  const defaultMax = options.max_length ?? m.config.alibi_starting_size;
+  const defaultMax = options.max_length ?? defaultMaxLength(m.config);
   const maxTokens = positiveInt('max_batch_tokens', options.max_batch_tokens ?? 8192);
 
   async function run(input: string | string[], o: FeatureExtractionOptions = {}): Promise<PipelineTensor> {

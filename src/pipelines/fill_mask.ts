@@ -7,9 +7,9 @@
  * `FillMaskResult[][]` (one list per mask, in text order, as Hugging Face does); a string[] -> one of those per
  * input.
  */
-import { MosaicBertForMaskedLM } from '../model/mlm.js';
+import { MaskedLMModel } from '../model/mlm.js';
 import { BertTokenizer } from '../tokenizer/bert-tokenizer.js';
-import { encodeAll, forEachChunk, loadModel, loadTokenizer, PipelineInputError, positiveInt, topK,
+import { defaultMaxLength, encodeAll, forEachChunk, loadModel, loadTokenizer, PipelineInputError, positiveInt, topK,
   type PipelineOptions } from './common.js';
 
 /** One candidate for a masked position. */
@@ -43,22 +43,22 @@ export interface FillMaskPipelineFn {
   (text: string, options?: FillMaskOptions): Promise<FillMaskOutput>;
   (texts: string[], options?: FillMaskOptions): Promise<FillMaskOutput[]>;
   readonly task: 'fill-mask';
-  readonly model: MosaicBertForMaskedLM;
+  readonly model: MaskedLMModel;
   readonly tokenizer: BertTokenizer;
 }
 
 /**
- * Builds the fill-mask pipeline from a `MosaicBertForMaskedLM` or a Hugging Face folder (see `fromPretrained`).
+ * Builds the fill-mask pipeline from a masked-LM model (MosaicBERT or classic BERT) or a Hugging Face folder (see `fromPretrained`).
  * Per call: throws {@link PipelineInputError} (with the input's index) when an input has no [MASK] after
  * truncation.
  */
-export async function createFillMaskPipeline(model: MosaicBertForMaskedLM | string,
+export async function createFillMaskPipeline(model: MaskedLMModel | string,
   options: PipelineOptions = {}): Promise<FillMaskPipelineFn> {
   const m = loadModel(model, 'mlm', options);
-  if (!(m instanceof MosaicBertForMaskedLM)) throw new Error('fill-mask needs a masked-LM model (BertForMaskedLM)');
+  if (!(m instanceof MaskedLMModel)) throw new Error('fill-mask needs a masked-LM model (BertForMaskedLM)');
   const tok = await loadTokenizer(typeof model === 'string' ? model : undefined, options.tokenizer);
   const V = m.config.vocab_size, H = m.config.hidden_size;
-  const defaultMax = options.max_length ?? m.config.alibi_starting_size;
+  const defaultMax = options.max_length ?? defaultMaxLength(m.config);
   const maxTokens = positiveInt('max_batch_tokens', options.max_batch_tokens ?? 8192);
   const strip = new Set([tok.cls_token_id, tok.sep_token_id, tok.pad_token_id]);
 
@@ -80,9 +80,9 @@ export async function createFillMaskPipeline(model: MosaicBertForMaskedLM | stri
       for (let b = 0; b < u.batch; b++) {
         for (const s of masks[start + b]) { rows.push(u.cuSeqlens[b] + s); who.push([start + b, s]); }
       }
-      const hm = m.ws.f32('pipe.hm', rows.length * H);
+      const hm = new Float32Array(rows.length * H);
       m.k.gatherRows(hidden, Int32Array.from(rows), rows.length, H, hm);
-      const logits = m.headForward(hm, rows.length, 'pipe');
+      const logits = m.predictLogits(hm, rows.length);
       for (let r = 0; r < rows.length; r++) {
         const l = logits.subarray(r * V, (r + 1) * V);
         let max = -Infinity;
@@ -124,7 +124,7 @@ export type FillMaskPipeline = (text: string, options?: FillMaskOptions) => Prom
  * bert-base-uncased).
  * @throws (when called) Error when the text does not hold exactly one [MASK] token.
  */
-export async function fillMaskPipeline(model: MosaicBertForMaskedLM | string, tokenizer?: BertTokenizer): Promise<FillMaskPipeline> {
+export async function fillMaskPipeline(model: MaskedLMModel | string, tokenizer?: BertTokenizer): Promise<FillMaskPipeline> {
   const p = await createFillMaskPipeline(model, { tokenizer });
   return async (text: string, options: FillMaskOptions = {}) => {
     const n = (await p.tokenizer.encode(text)).input_ids.filter((id) => id === p.tokenizer.mask_token_id).length;

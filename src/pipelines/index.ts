@@ -10,8 +10,8 @@
  *   await classifier({ text: 'a', text_pair: 'b' });                       // [{label, score}]
  */
 import type { PretrainedModel } from '../interop/pretrained.js';
-import type { MosaicBertForMaskedLM } from '../model/mlm.js';
-import type { MosaicBertForSequenceClassification } from '../model/classification.js';
+import type { MaskedLMModel } from '../model/mlm.js';
+import type { SequenceClassificationModel } from '../model/classification.js';
 import type { PipelineOptions } from './common.js';
 import { createFillMaskPipeline, type FillMaskPipelineFn } from './fill_mask.js';
 import { createFeatureExtractionPipeline, type FeatureExtractionPipelineFn } from './feature_extraction.js';
@@ -21,18 +21,18 @@ import { createTextClassificationPipeline, type TextClassificationPipelineFn } f
 export type PipelineTask = 'fill-mask' | 'feature-extraction' | 'embeddings' | 'text-classification' | 'sentiment-analysis';
 
 /** Builds a pipeline; see each task's module for its call options and output shapes. */
-export function pipeline(task: 'fill-mask', model: string | MosaicBertForMaskedLM, options?: PipelineOptions): Promise<FillMaskPipelineFn>;
+export function pipeline(task: 'fill-mask', model: string | MaskedLMModel, options?: PipelineOptions): Promise<FillMaskPipelineFn>;
 export function pipeline(task: 'feature-extraction' | 'embeddings', model: string | PretrainedModel, options?: PipelineOptions): Promise<FeatureExtractionPipelineFn>;
-export function pipeline(task: 'text-classification' | 'sentiment-analysis', model: string | MosaicBertForSequenceClassification, options?: PipelineOptions): Promise<TextClassificationPipelineFn>;
+export function pipeline(task: 'text-classification' | 'sentiment-analysis', model: string | SequenceClassificationModel, options?: PipelineOptions): Promise<TextClassificationPipelineFn>;
 export function pipeline(task: PipelineTask, model: string | PretrainedModel, options?: PipelineOptions):
   Promise<FillMaskPipelineFn | FeatureExtractionPipelineFn | TextClassificationPipelineFn>;
 export async function pipeline(task: PipelineTask, model: string | PretrainedModel, options: PipelineOptions = {}):
   Promise<FillMaskPipelineFn | FeatureExtractionPipelineFn | TextClassificationPipelineFn> {
   switch (task) {
-    case 'fill-mask': return createFillMaskPipeline(model as string | MosaicBertForMaskedLM, options);
+    case 'fill-mask': return createFillMaskPipeline(model as string | MaskedLMModel, options);
     case 'feature-extraction': case 'embeddings': return createFeatureExtractionPipeline(model, options);
     case 'text-classification': case 'sentiment-analysis':
-      return createTextClassificationPipeline(model as string | MosaicBertForSequenceClassification, options);
+      return createTextClassificationPipeline(model as string | SequenceClassificationModel, options);
     default: throw new Error(`pipeline: unknown task '${task as string}' (fill-mask, feature-extraction, text-classification)`);
   }
 }

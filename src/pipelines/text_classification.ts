@@ -8,10 +8,9 @@
  * gives `[{label, score}]` and a batch `[{...}, {...}]`; with `top_k` > 1 (or null: all labels) a single input
  * gives a list and a batch a list of lists.
  */
-import { MosaicBertForSequenceClassification } from '../model/classification.js';
-import { linearForward } from '../model/layers/linear.js';
+import { SequenceClassificationModel } from '../model/classification.js';
 import { BertTokenizer } from '../tokenizer/bert-tokenizer.js';
-import { encodeAll, forEachChunk, loadModel, loadTokenizer, positiveInt, topK, type PipelineOptions } from './common.js';
+import { defaultMaxLength, encodeAll, forEachChunk, loadModel, loadTokenizer, positiveInt, topK, type PipelineOptions } from './common.js';
 
 /** One label and its score. */
 export interface ClassificationResult {
@@ -35,7 +34,7 @@ export interface TextClassificationPipelineFn {
   (input: ClassificationInput | ClassificationInput[], options?: TextClassificationOptions):
     Promise<ClassificationResult[] | ClassificationResult[][]>;
   readonly task: 'text-classification';
-  readonly model: MosaicBertForSequenceClassification;
+  readonly model: SequenceClassificationModel;
   readonly tokenizer: BertTokenizer;
 }
 
@@ -47,19 +46,20 @@ export function scoreFunction(problemType: string | undefined, numLabels: number
 }
 
 /**
- * Builds the text-classification pipeline from a `MosaicBertForSequenceClassification` or a folder. The logits
+ * Builds the text-classification pipeline from a sequence-classification model (MosaicBERT or classic BERT) or a folder. The logits
  * are the model's own (`tanh` pooler on [CLS], then `classifier`), computed here on the inference-mode encoder
  * output so batches of any length run unpadded in bounded memory.
  */
-export async function createTextClassificationPipeline(model: MosaicBertForSequenceClassification | string,
+export async function createTextClassificationPipeline(model: SequenceClassificationModel | string,
   options: PipelineOptions = {}): Promise<TextClassificationPipelineFn> {
   const m = loadModel(model, 'classification', options);
-  if (!(m instanceof MosaicBertForSequenceClassification)) throw new Error('text-classification needs a sequence-classification model');
+  if (!(m instanceof SequenceClassificationModel)) throw new Error('text-classification needs a sequence-classification model');
   const tok = await loadTokenizer(typeof model === 'string' ? model : undefined, options.tokenizer);
-  const cfg = m.config, H = cfg.hidden_size, NL = cfg.num_labels;
+  const cfg = m.config as SequenceClassificationModel['config'] & { id2label?: Record<string, string>; problem_type?: string },
+    NL = cfg.num_labels;
   const labelOf = (i: number) => cfg.id2label?.[String(i)] ?? `LABEL_${i}`;
   const fn = scoreFunction(cfg.problem_type, NL);
-  const defaultMax = options.max_length ?? cfg.alibi_starting_size;
+  const defaultMax = options.max_length ?? defaultMaxLength(cfg);
   const maxTokens = positiveInt('max_batch_tokens', options.max_batch_tokens ?? 8192);
 
   async function run(input: ClassificationInput | ClassificationInput[], o: TextClassificationOptions = {}):
@@ -70,15 +70,8 @@ export async function createTextClassificationPipeline(model: MosaicBertForSeque
     if (!Number.isInteger(k) || k < 1) throw new Error(`top_k must be a positive integer or null, got ${o.top_k}`);
     const encs = await encodeAll(tok, items, positiveInt('max_length', o.max_length ?? defaultMax));
     const logits = new Float32Array(items.length * NL);
-    const P = m.params;
     forEachChunk(m, encs, maxTokens, (start, u, hidden) => {
-      const B = u.batch, cls = u.cuSeqlens.subarray(0, B);
-      const hc = m.ws.f32('pipe.hc', B * H), pooled = m.ws.f32('pipe.pooled', B * H);
-      m.k.gatherRows(hidden, cls, B, H, hc);
-      linearForward(m.k, hc, B, H, P.get('bert.pooler.dense.weight'), P.get('bert.pooler.dense.bias'), H, pooled);
-      m.k.tanhForward(pooled, B * H, pooled);
-      const lg = m.ws.f32('pipe.logits', B * NL);
-      linearForward(m.k, pooled, B, H, P.get('classifier.weight'), P.get('classifier.bias'), NL, lg);
+      const lg = m.classifyHidden(hidden, u).logits;
       logits.set(lg, start * NL);
     });
     const out = items.map((_, i) => {

@@ -18,7 +18,7 @@ import { readTorchStateDict } from '../../src/io/torch_pickle.js';
 import { MosaicBertForMaskedLM } from '../../src/model/mlm.js';
 import { MosaicBertForSequenceClassification } from '../../src/model/classification.js';
 import { configFromDict } from '../../src/model/config.js';
-import { BertForMaskedLM } from '../../src/model/bert/mlm.js';
+import { BertForMaskedLM } from '../../src/model/mlm.js';
 import { assertClose, randint, rng, sharedDir } from '../helpers.js';
 import { writeTorchStateDict } from './torch_writer.js';
 

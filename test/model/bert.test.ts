@@ -16,11 +16,9 @@ import { readSafetensors, writeSafetensors, type Tensor } from '../../src/io/saf
 import { fromPretrained, loadPretrained, savePretrained } from '../../src/interop/pretrained.js';
 import { referenceKernels } from '../../src/kernels/reference/index.js';
 import type { Kernels } from '../../src/kernels/types.js';
-import { BertForMaskedLM } from '../../src/model/bert/mlm.js';
-import { BertForSequenceClassification } from '../../src/model/bert/classification.js';
-import { bertConfigFromDict, type BertConfig } from '../../src/model/bert/config.js';
-import { fusedQkv } from '../../src/model/bert/params.js';
-import { MosaicBertForMaskedLM } from '../../src/model/mlm.js';
+import { BertForMaskedLM, MosaicBertForMaskedLM } from '../../src/model/mlm.js';
+import { BertForSequenceClassification } from '../../src/model/classification.js';
+import { bertConfigFromDict, type BertConfig } from '../../src/model/bert_config.js';
 import { assertClose, finiteDiff, randint, rng } from '../helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -136,9 +134,9 @@ test('fromPretrained: a classic BERT folder (safetensors or .bin) loads as BertF
     assert.deepEqual(ra.model.params.data, rb.model.params.data);
     // The fused [3H, H] view is [query; key; value] under their HF names.
     const H = rawConfig.hidden_size;
-    const f = fusedQkv(ra.model.params, 1, H);
+    const f = ra.model.encoder.layers[1].attention.qkv;
     assert.deepEqual(f.weight.subarray(H * H, 2 * H * H), weights.get('bert.encoder.layer.1.attention.self.key.weight')!.data);
-    assert.deepEqual(f.bias.subarray(2 * H), weights.get('bert.encoder.layer.1.attention.self.value.bias')!.data);
+    assert.deepEqual(f.bias!.subarray(2 * H), weights.get('bert.encoder.layer.1.attention.self.value.bias')!.data);
   } finally {
     rmSync(a, { recursive: true, force: true });
     rmSync(b, { recursive: true, force: true });

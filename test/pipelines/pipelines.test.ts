@@ -245,6 +245,6 @@ test('encoder inference mode (shared per-layer buffers) gives bit-identical hidd
   const ha = a.encoder.forward(u, { training: false }).slice();
   const hb = b.encoder.forward(u, { training: false, inference: true });
   assert.deepEqual(Array.from(hb), Array.from(ha));
-  assert.ok(b.ws.bytes < a.ws.bytes / 2, `${b.ws.bytes} vs ${a.ws.bytes}`);
+  assert.ok(b.activationBytes() < a.activationBytes() / 2, `${b.activationBytes()} vs ${a.activationBytes()}`);
   assert.throws(() => b.encoder.backward(hb.slice(), b.zeroGrad()), /inference mode/);
 });

@@ -1,55 +1,77 @@
 /**
- * The sequence-classification head shared by MosaicBERT and classic BERT (HF `BertPooler` + `BertForSequenceClassification`):
- * `pooled = tanh(h[CLS] Wp^T + bp)` on each sequence's first token, dropout (classifier_dropout, else
- * hidden_dropout_prob), `logits = pooled Wc^T + bc` (`classifier`, `[num_labels, H]`). Loss: cross-entropy (mean over
- * the batch) when num_labels > 1, MSE (mean) when num_labels == 1 (HF's default problem types).
- * Parameters `bert.pooler.dense.*` and `classifier.*`, in the model's ParamStore.
+ * The sequence-classification head (HF `BertPooler` + `BertForSequenceClassification`; the reference's
+ * `BertForSequenceClassification`): `pooled = tanh(h[CLS] Wp^T + bp)` on each sequence's first token, dropout
+ * (classifier_dropout, else hidden_dropout_prob), `logits = pooled Wc^T + bc` (`classifier`, `[num_labels, H]`).
+ * Loss: cross-entropy (mean over the batch) when num_labels > 1, MSE (mean) when num_labels == 1 (HF's default
+ * problem types).
  */
 import type { Kernels } from '../../kernels/types.js';
 import type { ParamStore } from '../params.js';
 import type { UnpaddedBatch } from '../batch.js';
-import type { Workspace } from '../workspace.js';
-import { linearBackward, linearForward } from './linear.js';
+import { type ActivationArena, type GrowF32, type GrowU8 } from './buffers.js';
+import { CLASSIFIER_STREAM_LAYER, DROPOUT_SITE, Dropout, type ForwardContext } from './dropout.js';
+import { Linear } from './linear.js';
 
-/** Dropout call site of the classifier (part of the Philox stream; the encoder uses sites 0-3). */
-const CLASSIFIER_DROPOUT_SITE = 7;
+/** What the head keeps for its backward. */
+export class ClassificationHeadActivations {
+  /** `[B, H]`: the [CLS] rows, the pooler output (tanh), and after dropout. */
+  readonly cls: GrowF32;
+  readonly pooled: GrowF32;
+  readonly dropped: GrowF32;
+  /** `[B, num_labels]` logits and their gradient; `[B]` log-sum-exp. */
+  readonly logits: GrowF32;
+  readonly dlogits: GrowF32;
+  readonly lse: GrowF32;
+  /** `[B, H]` backward buffers, `[nnz, H]` gradient of the encoder output. */
+  readonly dpooled: GrowF32;
+  readonly dcls: GrowF32;
+  readonly dh: GrowF32;
+  readonly mask: GrowU8;
+  constructor(arena: ActivationArena) {
+    this.cls = arena.f32(); this.pooled = arena.f32(); this.dropped = arena.f32(); this.logits = arena.f32();
+    this.dlogits = arena.f32(); this.lse = arena.f32(); this.dpooled = arena.f32(); this.dcls = arena.f32();
+    this.dh = arena.f32(); this.mask = arena.u8();
+  }
+}
 
-export interface HeadOptions { training: boolean; seed: number; step: number }
+interface Saved { B: number; rows: Int32Array; nnz: number; labels?: Int32Array | Float32Array; ctx: ForwardContext }
 
 export class ClassificationHead {
-  private last: { B: number; cls: Int32Array; nnz: number; labels?: Int32Array | Float32Array; p: number;
-    opt: HeadOptions } | null = null;
+  readonly pooler: Linear;
+  readonly classifier: Linear;
+  private readonly dropout: Dropout;
+  private last: Saved | null = null;
 
-  constructor(private readonly hidden: number, private readonly numLabels: number, private readonly dropoutP: number,
-    private readonly k: Kernels, private readonly ws: Workspace) {}
+  constructor(private readonly k: Kernels, P: ParamStore, private readonly hidden: number,
+    private readonly numLabels: number, dropoutP: number) {
+    this.pooler = new Linear(k, P, 'bert.pooler.dense', P.require('bert.pooler.dense.weight'), P.require('bert.pooler.dense.bias'));
+    this.classifier = new Linear(k, P, 'classifier', P.require('classifier.weight'), P.require('classifier.bias'));
+    this.dropout = new Dropout(k, dropoutP, CLASSIFIER_STREAM_LAYER, DROPOUT_SITE.classifier);
+  }
 
   /**
    * From the encoder output `h` `[nnz, H]`: `logits` `[B, num_labels]`, `pooled` `[B, H]` (before dropout), and the
    * mean loss when `labels` (`[B]`: class ids, or float targets when num_labels == 1) are given.
-   * @throws Error when a sequence is empty or a class id is out of range.
+   * @throws Error when a sequence is empty, or a label is out of range / missing.
    */
-  forward(P: ParamStore, h: Float32Array, u: UnpaddedBatch, labels: Int32Array | Float32Array | undefined,
-    opt: HeadOptions): { loss?: number; logits: Float32Array; pooled: Float32Array } {
-    const { k, ws, hidden: H, numLabels: NL } = this;
+  forward(h: Float32Array, u: UnpaddedBatch, labels: Int32Array | Float32Array | undefined, ctx: ForwardContext,
+    a: ClassificationHeadActivations): { loss?: number; logits: Float32Array; pooled: Float32Array } {
+    const { k, hidden: H, numLabels: NL } = this;
     const B = u.batch;
-    const cls = new Int32Array(B);
+    const rows = new Int32Array(B);
     for (let b = 0; b < B; b++) {
       if (u.cuSeqlens[b + 1] === u.cuSeqlens[b]) throw new Error(`batch: sequence ${b} is empty (attention_mask all 0)`);
-      cls[b] = u.cuSeqlens[b];
+      rows[b] = u.cuSeqlens[b];
     }
-    const hc = ws.f32('cls.hc', B * H), pooled = ws.f32('cls.pooled', B * H), pd = ws.f32('cls.pd', B * H);
-    k.gatherRows(h, cls, B, H, hc);
-    linearForward(k, hc, B, H, P.get('bert.pooler.dense.weight'), P.get('bert.pooler.dense.bias'), H, pooled);
+    const hc = a.cls.get(B * H), pooled = a.pooled.get(B * H), pd = a.dropped.get(B * H);
+    k.gatherRows(h, rows, B, H, hc);
+    this.pooler.forward(hc, B, pooled);
     k.tanhForward(pooled, B * H, pooled);
     pd.set(pooled);
-    const p = this.dropoutP;
-    if (opt.training && p > 0) {
-      k.dropoutForward(pd, B * H, p, opt.seed, (opt.step * 1024 + 1023) * 8 + CLASSIFIER_DROPOUT_SITE, pd,
-        ws.u8('cls.mask', B * H));
-    }
-    const logits = ws.f32('cls.logits', B * NL);
-    linearForward(k, pd, B, H, P.get('classifier.weight'), P.get('classifier.bias'), NL, logits);
-    this.last = { B, cls, nnz: u.nnz, labels, p, opt };
+    this.dropout.forward(pd, B * H, ctx, a.mask);
+    const logits = a.logits.get(B * NL);
+    this.classifier.forward(pd, B, logits);
+    this.last = { B, rows, nnz: u.nnz, labels, ctx };
     let loss: number | undefined;
     if (labels) {
       if (labels.length < B) throw new Error(`labels: ${labels.length} labels for a batch of ${B}`);
@@ -58,7 +80,7 @@ export class ClassificationHead {
         for (let b = 0; b < B; b++) {
           if (!(y[b] >= 0 && y[b] < NL)) throw new Error(`labels: class ${labels[b]} of sequence ${b} is not in [0, ${NL})`);
         }
-        loss = k.crossEntropyForward(logits, y, B, NL, ws.f32('cls.lse', B)) / B;
+        loss = k.crossEntropyForward(logits, y, B, NL, a.lse.get(B)) / B;
       } else {
         let s = 0;
         for (let b = 0; b < B; b++) { const e = logits[b] - labels[b]; s += e * e; }
@@ -71,29 +93,28 @@ export class ClassificationHead {
   /**
    * Backward of the last forward (which must have had labels): accumulates the head's parameter gradients into `G`
    * and returns the gradient of the encoder output `[nnz, H]` (zero except the [CLS] rows).
+   * @throws Error naming `who` when the last forward had no labels.
    */
-  backward(P: ParamStore, G: ParamStore, lossScale: number, who: string): Float32Array {
+  backward(G: ParamStore, lossScale: number, a: ClassificationHeadActivations, who: string): Float32Array {
     const last = this.last;
     if (!last?.labels) throw new Error(`${who}.backward needs a forward with labels first`);
-    const { k, ws, hidden: H, numLabels: NL } = this;
+    const { k, hidden: H, numLabels: NL } = this;
     const { B } = last;
-    const logits = ws.f32('cls.logits', B * NL), dlogits = ws.f32('cls.dlogits', B * NL);
+    const logits = a.logits.get(B * NL), dlogits = a.dlogits.get(B * NL);
     if (NL > 1) {
       const y = last.labels instanceof Int32Array ? last.labels : Int32Array.from(last.labels);
-      k.crossEntropyBackward(logits, y, ws.f32('cls.lse', B), B, NL, lossScale / B, dlogits);
+      k.crossEntropyBackward(logits, y, a.lse.get(B), B, NL, lossScale / B, dlogits);
     } else {
       for (let b = 0; b < B; b++) dlogits[b] = (2 * lossScale / B) * (logits[b] - last.labels[b]);
     }
-    const dpd = ws.f32('cls.dpd', B * H);
-    linearBackward(k, dlogits, ws.f32('cls.pd', B * H), B, H, P.get('classifier.weight'), NL,
-      G.get('classifier.weight'), G.get('classifier.bias'), dpd);
-    if (last.opt.training && last.p > 0) k.dropoutBackward(dpd, ws.u8('cls.mask', B * H), B * H, last.p, dpd);
-    k.tanhBackward(ws.f32('cls.pooled', B * H), dpd, B * H, dpd);
-    const dhc = ws.f32('cls.dhc', B * H);
-    linearBackward(k, dpd, ws.f32('cls.hc', B * H), B, H, P.get('bert.pooler.dense.weight'), H,
-      G.get('bert.pooler.dense.weight'), G.get('bert.pooler.dense.bias'), dhc);
-    const dh = ws.zeros('cls.dh', last.nnz * H);
-    k.scatterRows(dhc, last.cls, B, H, dh);
+    const dpd = a.dpooled.get(B * H);
+    this.classifier.backward(G, dlogits, a.dropped.get(B * H), B, dpd);
+    this.dropout.backward(dpd, B * H, last.ctx, a.mask);
+    k.tanhBackward(a.pooled.get(B * H), dpd, B * H, dpd);
+    const dhc = a.dcls.get(B * H);
+    this.pooler.backward(G, dpd, a.cls.get(B * H), B, dhc);
+    const dh = a.dh.zeros(last.nnz * H);
+    k.scatterRows(dhc, last.rows, B, H, dh);
     return dh;
   }
 }

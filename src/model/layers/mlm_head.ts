@@ -1,59 +1,77 @@
 /**
- * The BERT MLM prediction head shared by MosaicBERT and classic BERT (HF `BertLMPredictionHead`):
- * `logits = LN(gelu(x Wt^T + bt)) E^T + b_dec`, the decoder weight tied to the word embeddings E (`[V, H]`) with its
+ * The BERT MLM prediction head (HF `BertLMPredictionHead`, the reference's `BertOnlyMLMHead`):
+ * `logits = LN(gelu(x Wt^T + bt)) E^T + b_dec`, the decoder weight tied to the word embeddings E `[V, H]` with its
  * own bias (`cls.predictions.decoder.bias` in MosaicBERT, `cls.predictions.bias` in HF BERT). The tied decoder's
- * gradient is accumulated into the word-embedding gradient.
+ * gradient lands in the word-embedding gradient (same parameter).
  */
 import type { Kernels } from '../../kernels/types.js';
 import type { ParamStore } from '../params.js';
-import type { Workspace } from '../workspace.js';
-import { linearBackward, linearForward } from './linear.js';
+import { type ActivationArena, type GrowF32 } from './buffers.js';
+import { LayerNorm, LayerNormActivations } from './layer_norm.js';
+import { Linear } from './linear.js';
+import type { BackwardScratch } from './scratch.js';
 
-const WORD = 'bert.embeddings.word_embeddings.weight';
 const T = 'cls.predictions.transform.';
 
+/** What the head keeps for its backward (one set for training, another for inference calls). */
+export class MlmHeadActivations {
+  /** `[rows, H]` transform output, GELU output, LayerNorm output. */
+  readonly t: GrowF32;
+  readonly g: GrowF32;
+  readonly n: GrowF32;
+  /** `[rows, V]`. */
+  readonly logits: GrowF32;
+  readonly ln: LayerNormActivations;
+  constructor(arena: ActivationArena) {
+    this.t = arena.f32(); this.g = arena.f32(); this.n = arena.f32(); this.logits = arena.f32();
+    this.ln = new LayerNormActivations(arena);
+  }
+}
+
 export class MlmHead {
+  readonly transform: Linear;
+  readonly ln: LayerNorm;
+  /** The tied decoder: weight = `bert.embeddings.word_embeddings.weight`. */
+  readonly decoder: Linear;
+
   /**
    * @param eps the head LayerNorm's eps (MosaicBERT hard-codes 1e-12; HF BERT uses layer_norm_eps).
    * @param decoderBiasKey the parameter name of the decoder bias.
    */
-  constructor(private readonly hidden: number, private readonly vocab: number, private readonly eps: number,
-    private readonly decoderBiasKey: string, private readonly k: Kernels, private readonly ws: Workspace) {}
+  constructor(private readonly k: Kernels, P: ParamStore, private readonly hidden: number, eps: number,
+    decoderBiasKey: string) {
+    this.transform = new Linear(k, P, T + 'dense', P.require(T + 'dense.weight'), P.require(T + 'dense.bias'));
+    this.ln = new LayerNorm(k, P, T + 'LayerNorm', eps);
+    this.decoder = new Linear(k, P, 'cls.predictions.decoder', P.require('bert.embeddings.word_embeddings.weight'),
+      P.require(decoderBiasKey));
+  }
 
-  /**
-   * Head on `x: [rows, H]`; returns `[rows, V]` logits in a workspace buffer named after `tag`. The backward reads
-   * the intermediates of tag 'mlm' (and needs the same `x`).
-   */
-  forward(P: ParamStore, x: Float32Array, rows: number, tag: string): Float32Array {
-    const { k, ws, hidden: H, vocab: V } = this;
-    const t = ws.f32(`${tag}.t`, rows * H), g = ws.f32(`${tag}.g`, rows * H), n = ws.f32(`${tag}.n`, rows * H);
-    linearForward(k, x, rows, H, P.get(T + 'dense.weight'), P.get(T + 'dense.bias'), H, t);
+  /** Head on `x: [rows, H]`; returns `[rows, V]` logits (a view of `a.logits`). */
+  forward(x: Float32Array, rows: number, a: MlmHeadActivations): Float32Array {
+    const { k, hidden: H } = this;
+    const t = a.t.get(rows * H), g = a.g.get(rows * H), n = a.n.get(rows * H);
+    this.transform.forward(x, rows, t);
     k.geluForward(t, rows * H, g);
-    k.layerNormForward(g, null, P.get(T + 'LayerNorm.weight'), P.get(T + 'LayerNorm.bias'), rows, H, this.eps, null, n,
-      ws.f32(`${tag}.mean`, rows), ws.f32(`${tag}.rstd`, rows));
-    const logits = ws.f32(`${tag}.logits`, rows * V);
-    linearForward(k, n, rows, H, P.get(WORD), P.get(this.decoderBiasKey), V, logits);
+    this.ln.forward(g, null, rows, null, n, a.ln);
+    const logits = a.logits.get(rows * this.decoder.outFeatures);
+    this.decoder.forward(n, rows, logits);
     return logits;
   }
 
   /**
-   * Backward of the last `forward(P, x, rows, 'mlm')` given that `x` and `dLogits` (`[rows, V]`; may be the
-   * forward's logits buffer):
-   * accumulates the head's gradients (and the tied decoder's into the word embeddings) into `G`; returns the
-   * gradient of the head input `[rows, H]` (a workspace view).
+   * Backward of the last `forward(x, rows, a)` given `dLogits` (`[rows, V]`; may be the forward's logits buffer):
+   * accumulates the head's gradients into `G`; returns the gradient of `x` `[rows, H]` (a view of `S.dz`).
    */
-  backward(P: ParamStore, G: ParamStore, x: Float32Array, dLogits: Float32Array, rows: number): Float32Array {
-    const { k, ws, hidden: H, vocab: V } = this;
-    const dn = ws.f32('mlm.dn', rows * H);
-    linearBackward(k, dLogits, ws.f32('mlm.n', rows * H), rows, H, P.get(WORD), V, G.get(WORD),
-      G.get(this.decoderBiasKey), dn);
-    const dg = ws.f32('mlm.dg', rows * H);
-    k.layerNormBackward(dn, ws.f32('mlm.g', rows * H), P.get(T + 'LayerNorm.weight'), ws.f32('mlm.mean', rows),
-      ws.f32('mlm.rstd', rows), rows, H, dg, G.get(T + 'LayerNorm.weight'), G.get(T + 'LayerNorm.bias'));
-    k.geluBackward(ws.f32('mlm.t', rows * H), dg, rows * H, dg);
-    const dx = ws.f32('mlm.dhm', rows * H);
-    linearBackward(k, dg, x, rows, H, P.get(T + 'dense.weight'), H, G.get(T + 'dense.weight'),
-      G.get(T + 'dense.bias'), dx);
+  backward(G: ParamStore, x: Float32Array, dLogits: Float32Array, rows: number, a: MlmHeadActivations,
+    S: BackwardScratch): Float32Array {
+    const { k, hidden: H } = this;
+    const dn = S.ds1.get(rows * H);
+    this.decoder.backward(G, dLogits, a.n.last, rows, dn);
+    const dg = S.dh1.get(rows * H);
+    this.ln.backward(G, dn, a.g.last, rows, dg, a.ln);
+    k.geluBackward(a.t.last, dg, rows * H, dg);
+    const dx = S.dz.get(rows * H);
+    this.transform.backward(G, dg, x, rows, dx);
     return dx;
   }
 }

@@ -5,7 +5,7 @@
  * {@link configFromDict}; this file adds the BERT-only fields.
  */
 import { readFileSync } from 'node:fs';
-import { configFromDict, hfBertConfigFields } from '../config.js';
+import { configFromDict, hfBertConfigFields } from './config.js';
 
 export interface BertConfig {
   /** Rows of the word-embedding / decoder matrix (30522 for bert-base-uncased; not padded). */
