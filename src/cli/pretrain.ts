@@ -32,6 +32,7 @@ interface PretrainOptions {
   runDir?: string;
   maxDuration?: string;
   resume?: boolean;
+  allowResumeMismatch?: boolean;
   set: string[];
   seed?: string;
   threads?: string;
@@ -55,6 +56,7 @@ export function registerPretrain(program: Command): void {
     .option('--run-dir <dir>', 'run folder (default runs/<run_name>)')
     .option('--max-duration <time>', "e.g. 2000ba, 286720000sp, 5000000tok, 1ep, or wall clock '10min' (timed into batches at the start)")
     .option('--resume', 'continue from the newest complete checkpoint of the run (bit-identical)', false)
+    .option('--allow-resume-mismatch', 'resume even if the seed, microbatch size or data order differ from the checkpoint (the random streams then differ)', false)
     .option('--set <key=value>', 'override a config key, e.g. --set optimizer.lr=1e-3 (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
     .option('--seed <n>', 'seed')
     .option('--threads <n>', 'native kernel threads (default: MOSAICBERT_NUM_THREADS or all cores)')
@@ -126,7 +128,8 @@ export function registerPretrain(program: Command): void {
           say(`checkpoint ${e.dir} (${e.seconds.toFixed(1)} s)${e.removed.length ? `, removed ${e.removed.length} old` : ''}`);
         }
       };
-      const trainer = new Trainer({ config: cfg, train: data.train, val: data.val, runDir, resume: o.resume || undefined, onEvent });
+      const trainer = new Trainer({ config: cfg, train: data.train, val: data.val, runDir, resume: o.resume || undefined, onEvent,
+        allowResumeMismatch: o.allowResumeMismatch });
       let result;
       try {
         result = await trainer.fit();

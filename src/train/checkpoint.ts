@@ -10,6 +10,7 @@
  * A save writes a temporary folder (each file fsynced), then renames it into place and fsyncs the parent, so a
  * crash leaves either the previous checkpoints or a complete new one; folders without COMPLETE are ignored.
  */
+import type { ResumeFingerprint } from './resume.js';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
@@ -30,7 +31,7 @@ export interface TrainerState {
   /** Optimizer step counter t (== step unless the optimizer was restored separately). */
   optimizer_t: number;
   /** RNG: the seed; dropout counter = step * microbatches + microbatch, MLM masks come from the loader counter. */
-  rng: { seed: number; dropout_counter_base: number };
+  rng: { seed: number; dropout_counter_base: number } & Partial<ResumeFingerprint>;
   loader: LoaderState;
   /** Total duration in the schedule's unit ('ba' or 'tok'), fixed at the start (wall-clock budgets included). */
   total: { value: number; unit: 'ba' | 'tok' };

@@ -27,8 +27,10 @@ import { DataLoader, type Batch } from '../data/loader.js';
 import type { TokenDataset } from '../data/token-dataset.js';
 import type { Kernels } from '../kernels/types.js';
 import { MosaicBertForMaskedLM } from '../model/mlm.js';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { stateDict } from '../model/state_dict.js';
+import { readSafetensors } from '../io/safetensors.js';
+import { savePretrained } from '../interop/pretrained.js';
+import { TrainingDivergedError, TrainingStep } from './step.js';
+import { checkResume, resumeFingerprint } from './resume.js';
 import { DecoupledAdamW } from './decoupled_adamw.js';
 import { listCheckpoints, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
@@ -57,15 +59,7 @@ export interface EvalResult {
   batches: number;
 }
 
-/** Thrown when the loss or gradient norm is NaN or infinite. */
-export class TrainingDivergedError extends Error {
-  constructor(readonly step: number, readonly loss: number, readonly lastCheckpoint: string | null, readonly gradNorm = NaN) {
-    super(`non-finite ${Number.isFinite(loss) ? `gradient norm (${gradNorm})` : `loss (${loss})`} at step ${step}; ` +
-      'training stopped before the optimizer step' +
-      (lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : '; no checkpoint was saved yet'));
-    this.name = 'TrainingDivergedError';
-  }
-}
+export { TrainingDivergedError };
 
 /** Options of {@link Trainer}. */
 export interface TrainerOptions {
@@ -86,6 +80,11 @@ export interface TrainerOptions {
   onStep?: (step: number, trainer: Trainer) => void | 'stop';
   /** Write log.jsonl (default true). */
   log?: boolean;
+  /**
+   * Resume even when the seed, microbatch size or data order differ from the checkpoint's (the dropout and masking
+   * streams then differ from an uninterrupted run). Default false: such a resume is refused.
+   */
+  allowResumeMismatch?: boolean;
 }
 
 /** What {@link Trainer.fit} returns. */
@@ -109,6 +108,8 @@ export class Trainer {
   private resumedFrom: string | null = null;
   private lastCheckpoint: string | null = null;
   private readonly microbatches: number;
+  /** The one training step (microbatches, clipping, AdamW). */
+  readonly stepper: TrainingStep;
 
   constructor(private readonly opts: TrainerOptions) {
     const c = this.config = opts.config;
@@ -121,11 +122,14 @@ export class Trainer {
       if (rep.missing.length) throw new Error(`model.pretrained_checkpoint: ${c.pretrained_checkpoint} lacks ${rep.missing.join(', ')}`);
     }
     this.optimizer = new DecoupledAdamW(this.model.params, c.optimizer, this.model.k);
-    this.microbatches = Math.ceil(c.global_train_batch_size / c.device_train_microbatch_size);
+    this.stepper = new TrainingStep(this.model, this.optimizer, { microbatchSize: c.device_train_microbatch_size,
+      gradClipNorm: c.grad_clip_norm, seed: c.seed, labels: 'token' });
+    this.microbatches = this.stepper.microbatches(c.global_train_batch_size);
     if (opts.train.max_seq_len > c.max_seq_len) {
       throw new Error(`train data has samples of ${opts.train.max_seq_len} tokens, max_seq_len is ${c.max_seq_len}`);
     }
-    this.state = { step: 0, samples: 0, tokens: 0, optimizer_t: 0, rng: { seed: c.seed, dropout_counter_base: 0 },
+    this.state = { step: 0, samples: 0, tokens: 0, optimizer_t: 0,
+      rng: { seed: c.seed, dropout_counter_base: 0, ...this.fingerprint() },
       loader: { epoch: 0, position: 0 }, total: { value: 0, unit: 'ba' }, elapsed_s: 0 };
     let from: string | null = null;
     if (typeof opts.resume === 'string') from = opts.resume;
@@ -137,7 +141,11 @@ export class Trainer {
     }
     if (from) {
       const ck = loadCheckpoint(from, this.model.params, this.optimizer);
+      for (const d of checkResume(from, ck.state.rng, { seed: c.seed, ...this.fingerprint() }, !!opts.allowResumeMismatch)) {
+        this.emit({ type: 'warning', message: `resuming with a different ${d}` });
+      }
       this.state = ck.state;
+      this.state.rng = { ...this.state.rng, seed: c.seed, ...this.fingerprint() };
       this.resumedFrom = from;
       this.lastCheckpoint = from;
     }
@@ -163,30 +171,22 @@ export class Trainer {
     this.state.loader);
   }
 
+  /** What the dropout and masking streams depend on besides the step counters (checked on resume). */
+  private fingerprint() {
+    const c = this.config;
+    return resumeFingerprint({ microbatch_size: c.device_train_microbatch_size,
+      global_batch_size: c.global_train_batch_size, shuffle: c.train.shuffle, num_samples: this.opts.train.num_samples,
+      mlm_probability: c.train.mlm_probability });
+  }
+
   /**
-   * Forward + backward of one global batch with microbatch accumulation into `model.grads` (zeroed first).
+   * Forward + backward of one global batch with microbatch accumulation into `model.grads` (zeroed first), by the
+   * shared {@link TrainingStep}.
    * @param dropoutBase dropout counter of the first microbatch.
    * @returns the weighted loss (sum of rows_m / rows * mean CE_m) and the targets.
    */
   accumulate(batch: Batch, dropoutBase: number): { loss: number; targets: number } {
-    const { model } = this;
-    const mb = this.config.device_train_microbatch_size;
-    const B = batch.batch_size, S = batch.seq_len;
-    model.zeroGrad();
-    let loss = 0, targets = 0;
-    for (let r0 = 0, m = 0; r0 < B; r0 += mb, m++) {
-      const rows = Math.min(mb, B - r0);
-      const sl = (a: Int32Array) => a.subarray(r0 * S, (r0 + rows) * S);
-      const out = model.forward({ batch: rows, seqlen: S, input_ids: sl(batch.input_ids), attention_mask: sl(batch.attention_mask),
-        token_type_ids: sl(batch.token_type_ids), labels: sl(batch.labels!) }, { training: true, seed: this.config.seed, step: dropoutBase + m });
-      const scale = rows / B;
-      if (out.numTargets > 0) {
-        model.backward(scale);
-        loss += scale * out.loss!;
-      }
-      targets += out.numTargets;
-    }
-    return { loss, targets };
+    return this.stepper.accumulate(labelled(batch), dropoutBase);
   }
 
   /** Learning rate of the next step (peak lr times the schedule factor at the time elapsed so far). */
@@ -281,13 +281,13 @@ export class Trainer {
     this.emit({ type: 'checkpoint', step: this.state.step, dir, seconds: (performance.now() - t0) / 1000, removed });
   }
 
-  /** Writes the weights (reference names) and an HF-style config.json to `<runDir>/model`. */
+  /**
+   * Exports the model to `<runDir>/model` through {@link savePretrained}: a Hugging Face folder (weights, config.json
+   * with `auto_map`, tokenizer files), each file written atomically.
+   */
   exportModel(): string {
     const dir = join(this.runDir, 'model');
-    mkdirSync(dir, { recursive: true });
-    writeSafetensors(join(dir, 'model.safetensors'), stateDict(this.model.params), { format: 'pt' });
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...this.config.model, architectures: ['BertForMaskedLM'],
-      model_type: 'bert' }, null, 2) + '\n');
+    savePretrained(this.model, dir);
     return dir;
   }
 
@@ -312,7 +312,6 @@ export class Trainer {
     const loader = this.trainLoader();
     const speed = new SpeedWindow(c.speed_window);
     const losses = new Map<number, number>();
-    const grads = () => this.model.grads!;
     let lastEval: EvalResult | null = null, lastEvalStep = -1, stopped = false;
     const done = () => (tokMode ? st.tokens >= st.total.value : st.step >= st.total.value);
     const tStart = performance.now(), elapsed0 = st.elapsed_s;
@@ -320,25 +319,14 @@ export class Trainer {
       const t0 = performance.now();
       const lr = this.lrAt(st);
       const batch = loader.next();
-      const { loss } = this.accumulate(batch, st.step * this.microbatches);
       const step = st.step + 1;
-      let gnorm = Math.sqrt(this.model.k.sumSquares(grads().data, grads().data.length));
-      if (!Number.isFinite(loss) || !Number.isFinite(gnorm)) {
-        this.emit({ type: 'diverged', step, loss, grad_norm: gnorm, last_checkpoint: this.lastCheckpoint });
-        throw new TrainingDivergedError(step, loss, this.lastCheckpoint, gnorm);
-      }
-      if (c.grad_clip_norm !== null && gnorm > c.grad_clip_norm) {
-        const g = grads().data;
-        this.model.k.axpby(g.length, c.grad_clip_norm / (gnorm + 1e-6), g, 0, g);
-      }
-      this.optimizer.step(grads(), lr);
+      const { loss, gradNorm: gnorm, targets } = this.stepper.run(labelled(batch), lr, step, st.step * this.microbatches,
+        this.lastCheckpoint, (l, g) => this.emit({ type: 'diverged', step, loss: l, grad_norm: g, last_checkpoint: this.lastCheckpoint }));
       const tokens = batch.cu_seqlens[batch.batch_size];
       st.step = step; st.samples += batch.batch_size; st.tokens += tokens; st.optimizer_t = this.optimizer.t;
       st.loader = loader.state(); st.rng.dropout_counter_base = step * this.microbatches;
       const stepS = (performance.now() - t0) / 1000;
       st.elapsed_s = elapsed0 + (performance.now() - tStart) / 1000;
-      let targets = 0;
-      if (batch.labels) for (let i = 0; i < batch.labels.length; i++) if (batch.labels[i] > 0) targets++;
       speed.push(stepS, tokens, trainingFlops(c.model, batch.cu_seqlens, targets));
       const r = speed.rates();
       losses.set(step, loss);
@@ -372,4 +360,10 @@ export class Trainer {
     this.emit({ type: 'end', step: st.step, samples: st.samples, tokens: st.tokens, elapsed_s: st.elapsed_s, eval: lastEval, model_dir: modelDir });
     return { state: st, losses, eval: lastEval, modelDir, stopped };
   }
+}
+
+/** The loader's batch as the training step takes it. */
+function labelled(b: Batch) {
+  return { batch: b.batch_size, seqlen: b.seq_len, input_ids: b.input_ids, attention_mask: b.attention_mask,
+    token_type_ids: b.token_type_ids, labels: b.labels! };
 }

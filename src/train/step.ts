@@ -1,0 +1,134 @@
+/**
+ * The one training step, used by pretraining (`Trainer`), fine-tuning (`finetune`) and `glue`, as Composer runs a
+ * batch (the reference's `main.py` / `sequence_classification.py` through Composer's Trainer):
+ *
+ * 1. the global batch is split into microbatches of `microbatchSize` rows; each microbatch's loss (a mean over its
+ *    targets: masked tokens for MLM, sequences for classification) is scaled by its sample fraction `rows_m / rows`
+ *    before backward, so the accumulated gradient is that of the sample-weighted mean of the microbatch losses
+ *    (Composer's weighting), and the reported loss is the same weighted sum;
+ * 2. the global gradient norm; a NaN/Inf loss or norm stops the run before the optimizer step
+ *    ({@link TrainingDivergedError}, naming the step);
+ * 3. optional global-norm clipping (`g *= clip / (norm + 1e-6)` when norm > clip);
+ * 4. the DecoupledAdamW step at the scheduled learning rate (the caller evaluates the schedule).
+ *
+ * Dropout masks are keyed by `(seed, dropoutBase + microbatch)`, so a step is a pure function of the weights, the
+ * optimizer state, the batch and that counter.
+ */
+import type { Kernels } from '../kernels/types.js';
+import type { ParamStore } from '../model/params.js';
+import type { PaddedBatch } from '../model/batch.js';
+import type { DecoupledAdamW } from './decoupled_adamw.js';
+
+/** What the step needs of a model (both MaskedLMModel and SequenceClassificationModel are). */
+export interface TrainableModel {
+  readonly params: ParamStore;
+  grads: ParamStore | null;
+  readonly k: Kernels;
+  zeroGrad(): ParamStore;
+  forward(batch: PaddedBatch & { labels?: Int32Array | Float32Array }, opts: { training: boolean; seed: number; step: number }):
+    { loss?: number; numTargets?: number };
+  backward(lossScale: number): void;
+}
+
+/** A global batch with its labels: per token (`[B * S]`, MLM) or per sequence (`[B]`, classification). */
+export interface LabelledBatch extends PaddedBatch {
+  labels: Int32Array | Float32Array;
+}
+
+/** Options of {@link TrainingStep}. */
+export interface TrainingStepOptions {
+  /** Rows per microbatch (`device_train_microbatch_size`). */
+  microbatchSize: number;
+  /** Clip the global gradient norm to this value; null: no clipping (the reference's default). */
+  gradClipNorm: number | null;
+  /** Philox key of the dropout masks. */
+  seed: number;
+  /** Where the labels live: 'token' (`[B * S]`) or 'sequence' (`[B]`). */
+  labels: 'token' | 'sequence';
+}
+
+/** What one step did. */
+export interface StepResult {
+  /** The sample-weighted mean of the microbatch losses. */
+  loss: number;
+  /** Global L2 norm of the gradient before clipping. */
+  gradNorm: number;
+  /** Targets seen (MLM: masked tokens; classification: sequences). */
+  targets: number;
+}
+
+/** Thrown when the loss or gradient norm is NaN or infinite. */
+export class TrainingDivergedError extends Error {
+  constructor(readonly step: number, readonly loss: number, readonly lastCheckpoint: string | null, readonly gradNorm = NaN) {
+    super(`non-finite ${Number.isFinite(loss) ? `gradient norm (${gradNorm})` : `loss (${loss})`} at step ${step}; ` +
+      'training stopped before the optimizer step' +
+      (lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : '; no checkpoint was saved yet'));
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+export class TrainingStep {
+  constructor(readonly model: TrainableModel, readonly optimizer: DecoupledAdamW, readonly o: TrainingStepOptions) {
+    if (!(Number.isInteger(o.microbatchSize) && o.microbatchSize >= 1)) {
+      throw new Error(`microbatch size must be an integer >= 1, got ${o.microbatchSize}`);
+    }
+  }
+
+  /** Number of microbatches of a global batch of `rows` rows. */
+  microbatches(rows: number): number {
+    return Math.ceil(rows / this.o.microbatchSize);
+  }
+
+  /**
+   * Forward + backward of one global batch with microbatch accumulation into `model.grads` (zeroed first).
+   * @param dropoutBase dropout counter of the first microbatch (the trainers pass `step * microbatches`).
+   * @returns the weighted loss and the targets.
+   */
+  accumulate(batch: LabelledBatch, dropoutBase: number): { loss: number; targets: number } {
+    const { model, o } = this;
+    const B = batch.batch, S = batch.seqlen, mb = o.microbatchSize;
+    model.zeroGrad();
+    let loss = 0, targets = 0;
+    for (let r0 = 0, m = 0; r0 < B; r0 += mb, m++) {
+      const rows = Math.min(mb, B - r0);
+      const sl = (a: Int32Array) => a.subarray(r0 * S, (r0 + rows) * S);
+      const labels = o.labels === 'token' ? (batch.labels as Int32Array).subarray(r0 * S, (r0 + rows) * S)
+        : batch.labels.subarray(r0, r0 + rows);
+      const out = model.forward({ batch: rows, seqlen: S, input_ids: sl(batch.input_ids),
+        attention_mask: batch.attention_mask && sl(batch.attention_mask),
+        token_type_ids: batch.token_type_ids && sl(batch.token_type_ids), labels },
+      { training: true, seed: o.seed, step: dropoutBase + m });
+      const scale = rows / B;
+      const n = out.numTargets ?? rows;
+      if (n > 0) {
+        model.backward(scale);
+        loss += scale * out.loss!;
+      }
+      targets += n;
+    }
+    return { loss, targets };
+  }
+
+  /**
+   * One optimizer step on a global batch: {@link accumulate}, gradient norm, divergence check, clipping, AdamW.
+   * @param step the 1-based number of this step (for messages).
+   * @param lastCheckpoint named in the divergence error.
+   * @param onDiverged called before the error is thrown (the trainers log it).
+   * @throws TrainingDivergedError on a NaN/Inf loss or gradient norm; the weights are then untouched.
+   */
+  run(batch: LabelledBatch, lr: number, step: number, dropoutBase: number, lastCheckpoint: string | null = null,
+    onDiverged?: (loss: number, gradNorm: number) => void): StepResult {
+    const { model } = this;
+    const { loss, targets } = this.accumulate(batch, dropoutBase);
+    const g = model.grads!.data;
+    const gradNorm = Math.sqrt(model.k.sumSquares(g, g.length));
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      onDiverged?.(loss, gradNorm);
+      throw new TrainingDivergedError(step, loss, lastCheckpoint, gradNorm);
+    }
+    const clip = this.o.gradClipNorm;
+    if (clip !== null && gradNorm > clip) model.k.axpby(g.length, clip / (gradNorm + 1e-6), g, 0, g);
+    this.optimizer.step(model.grads!, lr);
+    return { loss, gradNorm, targets };
+  }
+}
