@@ -8,21 +8,23 @@
  * re-initialised, pooler kept); the other tasks start from the pretrained model (classifier and, for an MLM
  * checkpoint, the pooler randomly initialised).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
-import { configFromDict, type MosaicBertConfig } from '../model/config.js';
-import { MosaicBertForSequenceClassification } from '../model/classification.js';
-import { paramShapes } from '../model/params.js';
-import { fillNormal } from '../model/init.js';
+import { SequenceClassificationModel } from '../model/classification.js';
 import { readSafetensors, type Tensor } from '../io/safetensors.js';
-import { readPretrainedWeights, savePretrained, WEIGHT_FILES } from '../interop/pretrained.js';
-import { listCheckpoints } from '../train/checkpoint.js';
+import { modelFromStateDict, readPretrainedWeights, savePretrained, WEIGHT_FILES } from '../interop/pretrained.js';
+import { writeFileAtomic } from '../data/atomic.js';
+import { listCheckpoints, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type TrainerState } from '../train/checkpoint.js';
 import { loadConfig } from '../train/config.js';
 import { DecoupledAdamW } from '../train/decoupled_adamw.js';
+import { EventLog } from '../train/event_log.js';
+import { checkResume, resumeFingerprint } from '../train/resume.js';
 import { linearDecayWithWarmup } from '../train/schedule.js';
+import { TrainingStep } from '../train/step.js';
 import { SeededPermutation } from '../data/permutation.js';
 import { BertTokenizer } from '../tokenizer/index.js';
+import { loadTokenizer } from '../pipelines/common.js';
 import type { PaddedBatch } from '../model/batch.js';
 import { computeMetrics, mean, predictionsFromLogits } from './metrics.js';
 import { glueTask, loadGlueTask, type GlueExample, type GlueSplit, type GlueTaskSpec, type MetricName,
@@ -79,6 +81,23 @@ export interface FinetuneOptions {
   evalBatchSize?: number;
   /** Write the fine-tuned model (default true). */
   save?: boolean;
+  /**
+   * Continue from the newest complete checkpoint in `<outDir>/checkpoints` (true; an error if there is none) or
+   * from the given checkpoint folder. The continuation is bit-identical to an uninterrupted run.
+   */
+  resume?: boolean | string;
+  /** Resume even when the seed, batch size or data order differ from the checkpoint's (default false: refused). */
+  allowResumeMismatch?: boolean;
+  /** Save a checkpoint every N steps (default: the eval interval; 0: never). The last `keepCheckpoints` are kept. */
+  saveInterval?: number;
+  /** Checkpoints kept (default 1). */
+  keepCheckpoints?: number;
+  /** Rows per microbatch (default: the whole batch). The gradient is the same sample-weighted mean. */
+  microbatchSize?: number;
+  /** Clip the global gradient norm (default: no clipping, as the reference). */
+  gradClipNorm?: number | null;
+  /** Write `<outDir>/log.jsonl` (default true). */
+  log?: boolean;
   kernels?: Kernels;
   onEvent?: (e: FinetuneEvent) => void;
   /** Warnings (default console.warn). */
@@ -88,7 +107,7 @@ export interface FinetuneOptions {
 /** Progress events of {@link finetune}. */
 export type FinetuneEvent =
   | { type: 'start'; task: string; total_steps: number; steps_per_epoch: number; train_examples: number; init: string; params: number }
-  | { type: 'step'; step: number; total: number; loss: number; lr: number; examples_per_s: number }
+  | { type: 'step'; step: number; total: number; loss: number; lr: number; grad_norm: number; examples_per_s: number }
   | { type: 'eval'; step: number; metrics: Record<string, Record<string, number>>; score: number; seconds: number };
 
 /** One evaluation in the metrics JSON. */
@@ -189,13 +208,14 @@ export interface LoadClassifierOptions {
 }
 
 /**
- * Builds a classification model for fine-tuning from a model source (see {@link FinetuneOptions.model}): the
- * encoder (and pooler, when stored) are loaded; `classifier.*` is always dropped and re-initialised (the
- * reference's `load_ignore_keys`); attention dropout is set to 0 and classifier dropout to 0.1.
+ * Builds a classification model for fine-tuning from a model source (see {@link FinetuneOptions.model}): the same
+ * construction as `fromPretrained` ({@link modelFromStateDict}: MosaicBERT or classic BERT, the reference
+ * initialisation of whatever the source lacks) with the fine-tuning head settings: `classifier.*` is always dropped
+ * and re-initialised (the reference's `load_ignore_keys`), attention dropout is 0 and classifier dropout 0.1.
  * @returns the model, the folder it came from, and the parameters that were initialised randomly.
  */
 export function loadClassifier(source: string, o: LoadClassifierOptions):
-  { model: MosaicBertForSequenceClassification; dir: string; initialised: string[]; ignored: string[] } {
+  { model: SequenceClassificationModel; dir: string; initialised: string[]; ignored: string[] } {
   const r = resolveSource(source);
   let raw: Record<string, unknown>;
   let sd = new Map<string, Tensor>();
@@ -210,11 +230,7 @@ export function loadClassifier(source: string, o: LoadClassifierOptions):
     raw = JSON.parse(readFileSync(join(r.dir, 'config.json'), 'utf8'));
     if (!o.randomInit) sd = readPretrainedWeights(r.dir).tensors;
   }
-  const keys = [...sd.keys()];
-  if (keys.some((k) => /\.attention\.self\.(query|key|value)\./.test(k)) && !keys.some((k) => /\.Wqkv\./.test(k))) {
-    throw new Error(`${r.dir}: a classic BERT checkpoint (separate query/key/value); only MosaicBERT is supported`);
-  }
-  const ignored = keys.filter((k) => /^(model\.)?classifier\./.test(k));
+  const ignored = [...sd.keys()].filter((k) => /^(model\.)?classifier\./.test(k));
   for (const k of ignored) sd.delete(k);
   const labels = o.labels && o.labels.length === o.numLabels ? o.labels : undefined;
   const over: Record<string, unknown> = {
@@ -224,23 +240,11 @@ export function loadClassifier(source: string, o: LoadClassifierOptions):
     problem_type: o.numLabels === 1 ? 'regression' : 'single_label_classification',
   };
   delete over.architectures;
-  const config: MosaicBertConfig = configFromDict(over, r.kind === 'hf' ? join(r.dir, 'config.json') : r.dir);
-  if (!labels) { delete config.id2label; delete config.label2id; }
-  const model = new MosaicBertForSequenceClassification(config, { kernels: o.kernels, noInit: true });
-  const rep = model.loadStateDict(sd, r.dir);
-  // Initialise what was not loaded exactly as initWeights would (same per-parameter Philox streams).
-  const missing = new Set(rep.missing);
-  paramShapes(config, 'classification').forEach(([name, shape], idx) => {
-    if (!missing.has(name)) return;
-    const v = model.params.get(name);
-    if (/(LayerNorm|layernorm)\.weight$/.test(name)) v.fill(1);
-    else if (shape.length === 1) v.fill(0);
-    else fillNormal(v, config.initializer_range, o.seed, idx + 1);
-    if (name === 'bert.embeddings.word_embeddings.weight') {
-      v.subarray(config.pad_token_id * config.hidden_size, (config.pad_token_id + 1) * config.hidden_size).fill(0);
-    }
-  });
-  return { model, dir: r.dir, initialised: rep.missing, ignored: [...ignored, ...rep.unexpected] };
+  if (!labels) { delete over.id2label; delete over.label2id; }
+  const { model, info } = modelFromStateDict(over, sd, { head: 'classification', initSeed: o.seed, kernels: o.kernels,
+    source: r.dir, configSource: r.kind === 'hf' ? join(r.dir, 'config.json') : r.dir, warn: () => {} });
+  return { model: model as SequenceClassificationModel, dir: r.dir, initialised: info.missing,
+    ignored: [...ignored, ...info.unexpected] };
 }
 
 /** The MNLI model under `root` (`<root>/mnli/<run>/model`), seed 19's first; undefined when none. */
@@ -254,7 +258,7 @@ export function findMnliCheckpoint(root: string): string | undefined {
 }
 
 /** Runs the model over a split and computes the task's metrics. */
-export function evaluate(model: MosaicBertForSequenceClassification, enc: Encoded[], labels: number[],
+export function evaluate(model: SequenceClassificationModel, enc: Encoded[], labels: number[],
   metrics: MetricName[], batchSize: number): Record<string, number> {
   const NL = model.config.num_labels;
   const preds = new Float64Array(enc.length);
@@ -328,7 +332,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   }
 
   // Tokenize.
-  const tok = await BertTokenizer.bertBaseUncased();
+  const tok = await loadTokenizer(existsSync(join(initDir, 'vocab.txt')) ? initDir : undefined);
   if (tok.vocab_size > model.config.vocab_size) {
     throw new Error(`model vocab_size ${model.config.vocab_size} < tokenizer vocabulary ${tok.vocab_size}`);
   }
@@ -344,29 +348,71 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   if (o.maxSteps !== undefined) total = Math.min(total, o.maxSteps);
   const warmup = Math.floor(0.06 * total);
   const opt = new DecoupledAdamW(model.params, { lr: hp.lr, betas: [0.9, 0.98], eps: 1e-6, weight_decay: hp.weight_decay }, model.k);
+  const stepper = new TrainingStep(model, opt, { microbatchSize: o.microbatchSize ?? BS, gradClipNorm: o.gradClipNorm ?? null,
+    seed, labels: 'sequence' });
+  const microbatches = stepper.microbatches(BS);
+  mkdirSync(o.outDir, { recursive: true });
+  const log = new EventLog(o.log ?? true ? join(o.outDir, 'log.jsonl') : null);
+  const ckDir = join(o.outDir, 'checkpoints');
+  const saveEvery = o.saveInterval ?? hp.eval_interval;
+  const fingerprint = resumeFingerprint({ microbatch_size: o.microbatchSize ?? BS, global_batch_size: BS,
+    shuffle: !!o.shuffle, num_samples: N });
   const emit = o.onEvent ?? (() => {});
-  emit({ type: 'start', task: spec.name, total_steps: total, steps_per_epoch: stepsPerEpoch, train_examples: N,
-    init: `${init} (${initDir})`, params: model.numParameters() });
-
   const evalBS = o.evalBatchSize ?? Math.max(BS, 32);
-  const records: EvalRecord[] = [];
-  let trainSeconds = 0;
+  let records: EvalRecord[] = [];
+  let trainSeconds = 0, startStep = 0, lastCheckpoint: string | null = null, resumedFrom: string | null = null;
+
+  // Resume: weights, AdamW moments and step from the checkpoint; the batch order and dropout masks are functions of
+  // the step, so the continuation is exact.
+  if (o.resume) {
+    let from: string | null = typeof o.resume === 'string' ? o.resume : null;
+    if (!from) {
+      const all = listCheckpoints(ckDir);
+      if (!all.length) throw new Error(`--resume: no complete checkpoint in ${ckDir}`);
+      from = all[all.length - 1].dir;
+    }
+    const ck = loadCheckpoint(from, model.params, opt);
+    for (const d of checkResume(from, ck.state.rng, { seed, ...fingerprint }, !!o.allowResumeMismatch)) warn(`resuming with a different ${d}`);
+    const saved = ck.config as { evals?: EvalRecord[]; train_time_s?: number };
+    records = saved.evals ?? [];
+    trainSeconds = saved.train_time_s ?? 0;
+    startStep = ck.state.step;
+    lastCheckpoint = resumedFrom = from;
+  }
+  const start = { type: 'start' as const, task: spec.name, total_steps: total, steps_per_epoch: stepsPerEpoch, train_examples: N,
+    init: `${init} (${initDir})`, params: model.numParameters() };
+  emit(start);
+  log.write({ ...start, kind: 'finetune', time: new Date().toISOString(), run_name: `${spec.name}-seed${seed}`,
+    total: { value: total, unit: 'ba' }, resumed_from: resumedFrom, global_batch: BS, microbatch: o.microbatchSize ?? BS, step: startStep });
+
   const runEval = (step: number) => {
     const e0 = performance.now();
     const metrics: Record<string, Record<string, number>> = {};
-    evals.forEach((s, i) => {
-      metrics[s.name] = evaluate(model, evEnc[i], s.examples.map((x) => x.label), spec.metrics, evalBS);
+    evals.forEach((sp, i) => {
+      metrics[sp.name] = evaluate(model, evEnc[i], sp.examples.map((x) => x.label), spec.metrics, evalBS);
     });
     const score = mean(Object.values(metrics).flatMap((m) => Object.values(m)));
     const rec = { step, epoch: step / stepsPerEpoch, metrics, score, seconds: (performance.now() - e0) / 1000 };
     records.push(rec);
     emit({ type: 'eval', step, metrics, score, seconds: rec.seconds });
+    log.write({ type: 'eval', step, score, metrics, seconds: rec.seconds });
+  };
+  const state = (step: number): TrainerState => ({ step, samples: Math.min(step * BS, N * hp.epochs), tokens: 0,
+    optimizer_t: opt.t, rng: { seed, dropout_counter_base: step * microbatches, ...fingerprint },
+    loader: { epoch: Math.floor(step / stepsPerEpoch), position: (step % stepsPerEpoch) * BS },
+    total: { value: total, unit: 'ba' }, elapsed_s: trainSeconds });
+  const save = (step: number) => {
+    const c0 = performance.now();
+    lastCheckpoint = saveCheckpoint(ckDir, model.params, opt, state(step), { task: spec.name, seed, model: o.model,
+      evals: records, train_time_s: trainSeconds });
+    const removed = pruneCheckpoints(ckDir, o.keepCheckpoints ?? 1);
+    log.write({ type: 'checkpoint', step, dir: lastCheckpoint, seconds: (performance.now() - c0) / 1000, removed });
   };
 
   let order: number[] = [];
-  for (let step = 0; step < total; step++) {
+  for (let step = startStep; step < total; step++) {
     const epoch = Math.floor(step / stepsPerEpoch), inEpoch = step % stepsPerEpoch;
-    if (inEpoch === 0) {
+    if (inEpoch === 0 || step === startStep) {
       const perm = o.shuffle ? new SeededPermutation(N, seed, epoch) : undefined;
       order = Array.from({ length: N }, (_, i) => (perm ? perm.at(i) : i));
     }
@@ -374,20 +420,21 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     const s0 = performance.now();
     const batch = collate(trEnc, idx);
     const labels = isReg ? Float32Array.from(idx.map((i) => trLabels[i])) : Int32Array.from(idx.map((i) => trLabels[i]));
-    model.zeroGrad();
-    const out = model.forward({ ...batch, labels }, { training: true, seed, step });
-    if (!Number.isFinite(out.loss!)) throw new Error(`${spec.name}: loss is ${out.loss} at step ${step + 1}`);
-    model.backward(1);
     const lr = hp.lr * linearDecayWithWarmup(step, warmup, total, 0);
-    opt.step(model.grads!, lr);
+    const r = stepper.run({ ...batch, labels }, lr, step + 1, step * microbatches, lastCheckpoint,
+      (loss, g) => log.write({ type: 'diverged', step: step + 1, loss, grad_norm: g, last_checkpoint: lastCheckpoint }));
     const dt = (performance.now() - s0) / 1000;
     trainSeconds += dt;
-    emit({ type: 'step', step: step + 1, total, loss: out.loss!, lr, examples_per_s: idx.length / dt });
+    const tokens = batch.attention_mask!.reduce((a, b) => a + b, 0);
+    emit({ type: 'step', step: step + 1, total, loss: r.loss, lr, grad_norm: r.gradNorm, examples_per_s: idx.length / dt });
+    log.write({ type: 'step', step: step + 1, samples: Math.min((step + 1) * BS, N * hp.epochs), loss: r.loss, lr,
+      grad_norm: r.gradNorm, step_s: dt, tokens_per_s: tokens / dt, examples_per_s: idx.length / dt, elapsed_s: trainSeconds,
+      total, progress: (step + 1) / total });
     if ((step + 1) % hp.eval_interval === 0 || step + 1 === total) runEval(step + 1);
+    if (saveEvery > 0 && ((step + 1) % saveEvery === 0 || step + 1 === total)) save(step + 1);
   }
 
   // Save.
-  mkdirSync(o.outDir, { recursive: true });
   let modelDir: string | null = null;
   if (o.save !== false) {
     modelDir = join(o.outDir, 'model');
@@ -402,6 +449,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     steps_per_epoch: stepsPerEpoch, total_steps: total, evals: records, final: records[records.length - 1],
     wall_time_s: (performance.now() - t0) / 1000, train_time_s: trainSeconds, model_dir: modelDir,
   };
-  writeFileSync(join(o.outDir, 'metrics.json'), JSON.stringify(result, null, 2) + '\n');
+  writeFileAtomic(join(o.outDir, 'metrics.json'), JSON.stringify(result, null, 2) + '\n');
+  log.write({ type: 'end', step: total, elapsed_s: trainSeconds, score: result.final?.score, model_dir: modelDir });
   return result;
 }

@@ -161,7 +161,6 @@ function sameData(a: Tensor, b: Tensor): boolean {
  * @throws Error naming the file and the problem (no weights, wrong shapes, unsupported model, strict failures).
  */
 export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): { model: AnyPretrainedModel; info: PretrainedInfo } {
-  const warn = opts.warn ?? ((m: string) => console.warn(`mosaicbert: ${m}`));
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(cfgPath)) throw new Error(`${dir}: no config.json (not a Hugging Face model folder)`);
   const raw = readJson(cfgPath);
@@ -170,6 +169,29 @@ export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): {
   }
   const { tensors: sd0, files, format } = readPretrainedWeights(dir, opts.format ?? 'auto');
   const src = files.length === 1 ? files[0] : dir;
+  const built = modelFromStateDict(raw, sd0, { ...opts, source: src, configSource: cfgPath });
+  return { model: built.model, info: { ...built.info, format, files } };
+}
+
+/** Options of {@link modelFromStateDict}. */
+export interface ModelFromStateDictOptions extends FromPretrainedOptions {
+  /** Named in errors and warnings about the weights (a file or folder). */
+  source?: string;
+  /** Named in errors about the config (default: `source`). */
+  configSource?: string;
+}
+
+/**
+ * Builds a model from a parsed config.json object and a state dict (the body of {@link loadPretrained}, for
+ * sources that are not a Hugging Face folder: training checkpoints, presets, fine-tuning starts): architecture
+ * detection, config validation, tied-decoder check, reference initialisation of whatever the state dict lacks
+ * (the same per-parameter Philox streams as a fresh model with `initSeed`), then the load.
+ * @throws Error naming the source (invalid config, shapes, strict failures).
+ */
+export function modelFromStateDict(raw: Record<string, unknown>, sd0: Map<string, Tensor>, opts: ModelFromStateDictOptions = {}):
+  { model: PretrainedModel; info: Omit<PretrainedInfo, 'format' | 'files'> } {
+  const warn = opts.warn ?? ((m: string) => console.warn(`mosaicbert: ${m}`));
+  const src = opts.source ?? 'state dict', cfgPath = opts.configSource ?? src;
   let sd = new Map<string, Tensor>();
   for (const [k, v] of sd0) sd.set(k.startsWith('model.') ? k.slice(6) : k, v);
   const keys = [...sd.keys()];
@@ -227,10 +249,7 @@ export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): {
     if (opts.strict) throw new Error(msg);
     warn(msg);
   }
-  return {
-    model,
-    info: { config, modelType: classic ? 'bert' : 'mosaicbert', head, format, files, missing: rep.missing, unexpected, decoder },
-  };
+  return { model, info: { config, modelType: classic ? 'bert' : 'mosaicbert', head, missing: rep.missing, unexpected, decoder } };
 }
 
 /**

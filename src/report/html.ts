@@ -136,7 +136,8 @@ export function renderReport(log: RunLog, title: string): string {
   }
   if (log.evals.length) {
     const e = log.evals[log.evals.length - 1];
-    rows.push(['final eval loss / accuracy', `${fmt(e.loss)} / ${fmt(100 * e.accuracy)}% (step ${e.step}, ${e.num_targets} targets)`]);
+    if (log.start?.kind === 'finetune') rows.push(['final eval score', `${fmt(100 * e.score)} (step ${e.step})`]);
+    else rows.push(['final eval loss / accuracy', `${fmt(e.loss)} / ${fmt(100 * e.accuracy)}% (step ${e.step}, ${e.num_targets} targets)`]);
   }
   if (log.diverged) rows.push(['diverged', `at step ${log.diverged.step} (loss ${log.diverged.loss})`]);
   rows.push(['finished', end.type ? 'yes' : 'no (running or interrupted)']);
@@ -156,13 +157,17 @@ export function reportCharts(log: RunLog): Array<{ title: string; svg: string }>
   const st = log.steps;
   const lossPts: Pt[] = st.map((e) => [e.step, e.loss]);
   const w = Math.max(1, Math.round(st.length / 50));
+  // Fine-tuning runs log a task score per evaluation instead of an MLM loss and accuracy.
+  const finetune = log.start?.kind === 'finetune';
+  const dots = log.evals.length < 3;
   const charts: Array<[string, Series[]]> = [
-    ['MLM loss (nats)', [
+    [finetune ? 'training loss' : 'MLM loss (nats)', [
       { name: 'train', color: '#9bb7d4', points: lossPts },
       { name: `train (mean of ${w})`, color: '#1f4e89', points: smooth(lossPts, w) },
-      { name: 'eval', color: '#d62728', points: log.evals.map((e) => [e.step, e.loss]), dots: log.evals.length < 3 },
+      ...(finetune ? [] : [{ name: 'eval', color: '#d62728', points: log.evals.map((e): Pt => [e.step, e.loss]), dots }]),
     ]],
-    ['eval masked-token accuracy', [{ name: 'accuracy', color: '#2ca02c', points: log.evals.map((e) => [e.step, e.accuracy]), dots: log.evals.length < 3 }]],
+    finetune ? ['eval score (mean of the task metrics)', [{ name: 'score', color: '#2ca02c', points: log.evals.map((e) => [e.step, e.score]), dots }]]
+      : ['eval masked-token accuracy', [{ name: 'accuracy', color: '#2ca02c', points: log.evals.map((e) => [e.step, e.accuracy]), dots }]],
     ['learning rate', [{ name: 'lr', color: '#ff7f0e', points: st.map((e) => [e.step, e.lr]) }]],
     ['throughput (non-pad tokens/s, window)', [{ name: 'tokens/s', color: '#9467bd', points: st.map((e) => [e.step, e.tokens_per_s]) }]],
     ['MFU (%)', [{ name: 'MFU', color: '#8c564b', points: st.map((e) => [e.step, 100 * e.mfu]) }]],

@@ -20,7 +20,8 @@
  * A wall-clock `max_duration` (`10min`) is converted once into batches by timing a few forward/backward passes
  * (`0.9 * budget / seconds per step`); the result is saved in checkpoints so a resumed run keeps the same schedule.
  */
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { EventLog } from './event_log.js';
 import { join, resolve } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { DataLoader, type Batch } from '../data/loader.js';
@@ -107,6 +108,7 @@ export class Trainer {
   state: TrainerState;
   private resumedFrom: string | null = null;
   private lastCheckpoint: string | null = null;
+  private readonly log: EventLog;
   private readonly microbatches: number;
   /** The one training step (microbatches, clipping, AdamW). */
   readonly stepper: TrainingStep;
@@ -115,6 +117,7 @@ export class Trainer {
     const c = this.config = opts.config;
     this.runDir = resolve(opts.runDir);
     mkdirSync(this.runDir, { recursive: true });
+    this.log = new EventLog(opts.log ?? true ? join(this.runDir, 'log.jsonl') : null);
     this.checkpointDir = c.save_folder ? resolve(this.runDir, c.save_folder.replaceAll('{run_name}', c.run_name)) : join(this.runDir, 'checkpoints');
     this.model = new MosaicBertForMaskedLM(c.model, { initSeed: c.seed, kernels: opts.kernels });
     if (c.pretrained_checkpoint) {
@@ -152,7 +155,7 @@ export class Trainer {
   }
 
   private emit(e: TrainEvent): void {
-    if (this.opts.log ?? true) appendFileSync(join(this.runDir, 'log.jsonl'), JSON.stringify(e) + '\n');
+    this.log.write(e);
     this.opts.onEvent?.(e);
   }
 
