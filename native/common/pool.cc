@@ -5,8 +5,11 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include "common/alloc.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define MB_PAUSE() _mm_pause()
@@ -28,6 +31,20 @@ int default_threads() {
 
 thread_local bool t_in_task = false;
 
+// Sets t_in_task for a scope and restores it however the scope is left (a throwing task must not leave the calling
+// thread marked as "inside a task", which would make every later kernel on it run serially).
+class InTask {
+ public:
+  InTask() : prev_(t_in_task) { t_in_task = true; }
+  ~InTask() { t_in_task = prev_; }
+  InTask(const InTask&) = delete;
+  InTask& operator=(const InTask&) = delete;
+  bool nested() const { return prev_; }
+
+ private:
+  bool prev_;
+};
+
 class Pool {
  public:
   explicit Pool(int n) { start(n); }
@@ -46,18 +63,28 @@ class Pool {
   // drain. With sequentially consistent atomics either the worker sees the job closed and leaves, or the caller
   // sees the worker active and waits for it, so no worker can still be inside a job when the next one resets the
   // task counter.
+  //
+  // A task that throws still counts as done (remaining_ is decremented), and so does every task taken after the
+  // failure (skipped, not run), so the job drains and closes exactly as a successful one; the first exception is
+  // rethrown, wrapped in TaskError, only after the job is closed and no worker is inside it.
   void run(int64_t ntasks, const std::function<void(int64_t, int)>& fn) {
     if (ntasks <= 0) return;
     if (t_in_task || nthreads_ == 1 || ntasks == 1) {
-      bool prev = t_in_task;
-      t_in_task = true;
-      for (int64_t t = 0; t < ntasks; ++t) fn(t, 0);
-      t_in_task = prev;
+      InTask in_task;
+      int64_t t = 0;
+      try {
+        for (; t < ntasks; ++t) fn(t, 0);
+      } catch (...) {
+        if (in_task.nested()) throw;  // the enclosing task's job wraps it
+        throw TaskError(std::current_exception(), t, ntasks, 0);
+      }
       return;
     }
     std::lock_guard<std::mutex> run_guard(run_mu_);  // one parallel region at a time
     fn_ = &fn;
     ntasks_ = ntasks;
+    failed_.store(false);
+    error_ = nullptr;
     next_.store(0);
     remaining_.store(ntasks);
     open_.store(true);
@@ -66,13 +93,23 @@ class Pool {
       generation_.fetch_add(1);
     }
     cv_.notify_all();
-    t_in_task = true;
-    work(0);
-    t_in_task = false;
+    {
+      InTask in_task;
+      work(0);  // never throws: a failure is recorded in error_
+    }
     while (remaining_.load() != 0) MB_PAUSE();
     open_.store(false);
     while (active_.load() != 0) MB_PAUSE();
     fn_ = nullptr;
+    if (failed_.load()) {
+      std::unique_lock<std::mutex> g(error_mu_);
+      std::exception_ptr e = std::move(error_);
+      error_ = nullptr;
+      const int64_t task = error_task_;
+      const int thread = error_thread_;
+      g.unlock();
+      throw TaskError(std::move(e), task, ntasks, thread);
+    }
   }
 
  private:
@@ -82,7 +119,12 @@ class Pool {
     // The generation a new worker has "seen" is read HERE, before the thread exists: a worker that only read it
     // once running could miss a stop() issued before it was first scheduled and never wake (join would hang).
     uint64_t g0 = generation_.load();
-    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i, g0] { loop(i, g0); });
+    try {
+      for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i, g0] { loop(i, g0); });
+    } catch (...) {  // std::system_error when the OS refuses a thread: keep the pool consistent with what started
+      nthreads_ = 1 + static_cast<int>(workers_.size());
+      throw;
+    }
   }
 
   void stop() {
@@ -96,14 +138,30 @@ class Pool {
     workers_.clear();
   }
 
-  // Takes tasks of the current job until none is left.
+  // Takes tasks of the current job until none is left. Never throws: the first exception of the job is recorded
+  // (with its task and thread) and the tasks taken after it are skipped.
   void work(int thread) {
     for (;;) {
       int64_t t = next_.fetch_add(1);
       if (t >= ntasks_) break;
-      (*fn_)(t, thread);
+      if (!failed_.load(std::memory_order_relaxed)) {
+        try {
+          (*fn_)(t, thread);
+        } catch (...) {
+          record_failure(std::current_exception(), t, thread);
+        }
+      }
       remaining_.fetch_sub(1);
     }
+  }
+
+  void record_failure(std::exception_ptr e, int64_t task, int thread) {
+    std::lock_guard<std::mutex> g(error_mu_);
+    if (failed_.load()) return;  // first one wins
+    error_ = std::move(e);
+    error_task_ = task;
+    error_thread_ = thread;
+    failed_.store(true);
   }
 
   void loop(int thread, uint64_t seen) {
@@ -137,6 +195,13 @@ class Pool {
   std::atomic<int64_t> next_{0}, remaining_{0};
   std::atomic<int> active_{0};
   std::atomic<bool> open_{false}, quit_{false};
+  // The job's first task failure; written under error_mu_ before the failing task counts as done, read by the
+  // caller after remaining_ reached 0.
+  std::atomic<bool> failed_{false};
+  std::mutex error_mu_;
+  std::exception_ptr error_;
+  int64_t error_task_ = 0;
+  int error_thread_ = 0;
   int64_t ntasks_ = 0;
   const std::function<void(int64_t, int)>* fn_ = nullptr;
 };
@@ -157,6 +222,14 @@ std::vector<Scratch>& scratch() {
 
 }  // namespace
 
+TaskError::TaskError(std::exception_ptr cause, int64_t task, int64_t ntasks, int thread)
+    : std::runtime_error("task " + std::to_string(task) + " of " + std::to_string(ntasks) +
+                         (thread == 0 ? " on the calling thread" : " on pool worker " + std::to_string(thread))),
+      cause_(std::move(cause)),
+      task_(task),
+      ntasks_(ntasks),
+      thread_(thread) {}
+
 int num_threads() { return pool().size(); }
 
 void set_num_threads(int n) { pool().resize(n > 0 ? n : default_threads()); }
@@ -176,8 +249,9 @@ void parallel_range(int64_t n, const std::function<void(int64_t, int64_t, int)>&
 float* thread_scratch(int thread, size_t floats) {
   Scratch& s = scratch().at(static_cast<size_t>(thread));
   if (s.n < floats) {
-    size_t bytes = ((floats * sizeof(float) + 63) / 64) * 64;
-    s.p.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+    s.p.reset();  // released first, so a failed allocation leaves no stale size behind
+    s.n = 0;
+    s.p.reset(aligned_floats(floats));  // throws std::bad_alloc, never returns nullptr
     s.n = floats;
   }
   return s.p.get();

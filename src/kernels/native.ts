@@ -27,6 +27,22 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
   attentionMaterializedBackward: Kernels['attentionBackward'];
   /** The float32 erf of the GELU kernels (accuracy tests). */
   erfFloat32(x: Float32Array, n: number, out: Float32Array): void;
+  /**
+   * Test hook (native/common/test_hooks.cc): one parallel job of `ntasks` tasks that throw `kind` ('bad_alloc';
+   * 'error': a std::runtime_error; 'scratch': a real 4 EiB `thread_scratch` request; 'nonstd': a non-std C++
+   * exception; 'none': nothing) in the task(s) chosen by `at`: a task index, 'caller' (the calling thread's first
+   * task), 'worker' (every task a pool worker runs) or 'every'. With 2+ threads and `ntasks >= numThreads()`, the
+   * first task of each thread waits (up to 10 s, then throws) until the calling thread and a worker have both
+   * started one, so both always take part. Throws an Error "mosaicbert native _testPoolThrow: <cause> in task T of N on <thread>";
+   * otherwise returns how many tasks ran and on how many distinct threads.
+   */
+  _testPoolThrow(kind: 'none' | 'bad_alloc' | 'error' | 'scratch' | 'nonstd', ntasks: number,
+    at: number | 'caller' | 'worker' | 'every'): { tasks: number; threads: number };
+  /**
+   * Test hook: the next `n` checked aligned allocations (thread scratch, SGEMM pack buffers), on any thread, fail
+   * with std::bad_alloc; 0 cancels. Returns how many injected failures were still pending.
+   */
+  _testFailNextAllocs(n: number): number;
 }
 
 function packageRoot(): string {

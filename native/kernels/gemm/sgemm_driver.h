@@ -28,8 +28,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 
+#include "common/alloc.h"
 #include "common/pool.h"
 
 namespace mb {
@@ -65,13 +65,10 @@ inline float* pack_buffer(int slot, size_t floats) {
   thread_local Buf bufs[2];
   Buf& b = bufs[slot];
   if (b.n < floats) {
-    std::free(b.p);
-    size_t bytes = ((floats * sizeof(float) + 63) / 64) * 64 + 64;  // + slack for overlapping vector stores
-    b.p = static_cast<float*>(std::aligned_alloc(64, bytes));
-    if (!b.p) {
-      b.n = 0;
-      throw std::bad_alloc();
-    }
+    std::free(b.p);  // released first, so a failed allocation leaves no stale pointer or size behind
+    b.p = nullptr;
+    b.n = 0;
+    b.p = aligned_floats(floats, 64);  // + 64 bytes of slack for overlapping vector stores; throws std::bad_alloc
     b.n = floats;
   }
   return b.p;
