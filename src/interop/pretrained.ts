@@ -10,7 +10,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'n
 import { writeFileAtomic } from '../data/atomic.js';
 import { basename, join } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
-import { configFromDict, hfBertConfigFields, type MosaicBertConfig } from '../model/config.js';
+import { configFromDict, type MosaicBertConfig } from '../model/config.js';
+import { hfBertConfigDict, hfConfigDict } from './hf_config.js';
 import { paramShapes, type HeadKind } from '../model/params.js';
 import { stateDict, TIED_DECODER_KEY, WORD_EMBEDDINGS_KEY } from '../model/state_dict.js';
 import { BertForMaskedLM, MaskedLMModel, MosaicBertForMaskedLM } from '../model/mlm.js';
@@ -20,7 +21,7 @@ import { normalizeStateDict } from '../model/state_dict.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { readTorchCheckpoint } from '../io/torch_pickle.js';
 import { bertBaseUncasedVocabPath } from '../tokenizer/vocab-path.js';
-import { bertConfigFromDict, hfBertConfigDict, type BertConfig } from '../model/bert_config.js';
+import { bertConfigFromDict, type BertConfig } from '../model/bert_config.js';
 
 /**
  * Any model {@link fromPretrained} can build: a masked-LM or a sequence-classification model of either
@@ -263,26 +264,6 @@ export function fromPretrained(dir: string, opts: FromPretrainedOptions & { head
 export function fromPretrained(dir: string, opts?: FromPretrainedOptions): AnyPretrainedModel;
 export function fromPretrained(dir: string, opts: FromPretrainedOptions = {}): AnyPretrainedModel {
   return loadPretrained(dir, opts).model;
-}
-
-const DEFAULT_AUTO_MAP: Record<HeadKind, Record<string, string>> = {
-  mlm: { AutoConfig: 'configuration_bert.BertConfig', AutoModelForMaskedLM: 'bert_layers.BertForMaskedLM' },
-  classification: {
-    AutoConfig: 'configuration_bert.BertConfig', AutoModelForMaskedLM: 'bert_layers.BertForMaskedLM',
-    AutoModelForSequenceClassification: 'bert_layers.BertForSequenceClassification',
-  },
-};
-
-/**
- * config.json contents in the shape of the HF `mosaicml/mosaic-bert-base` files (the reference's
- * `to_hf_config_dict`, plus `auto_map`; classification adds `id2label` / `label2id` and `problem_type` if set).
- */
-export function hfConfigDict(config: MosaicBertConfig, head: HeadKind): Record<string, unknown> {
-  const { architectures, model_type, ...rest } = hfBertConfigFields(config, head);
-  return {
-    architectures, model_type, alibi_starting_size: config.alibi_starting_size,
-    auto_map: { ...DEFAULT_AUTO_MAP[head], ...(config.auto_map ?? {}) }, ...rest,
-  };
 }
 
 export interface SavePretrainedOptions {

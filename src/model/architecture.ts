@@ -51,20 +51,12 @@ export const CLASSIC_BERT: Architecture = {
   mlmDecoderBiasKey: BERT_DECODER_BIAS_KEY, mlmHeadEps: null,
 };
 
-/** The config fields the shared encoder reads (both `MosaicBertConfig` and `BertConfig` have them). */
-export interface EncoderConfig {
-  vocab_size: number;
-  hidden_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  intermediate_size: number;
-  hidden_dropout_prob: number;
-  attention_probs_dropout_prob: number;
-  type_vocab_size: number;
-  initializer_range: number;
-  layer_norm_eps: number;
-  pad_token_id: number;
-  max_position_embeddings: number;
-  num_labels: number;
-  classifier_dropout: number | null;
+/**
+ * The architecture a model class declares (`static readonly architecture`), e.g. `MosaicBertForMaskedLM` ->
+ * MosaicBERT. @throws Error for a class that declares none (the generic base classes).
+ */
+export function architectureOf(cls: unknown): Architecture {
+  const a = (cls as { architecture?: Architecture }).architecture;
+  if (!a) throw new Error(`${(cls as { name?: string }).name ?? 'model'}: no architecture; use a MosaicBert* or Bert* model class`);
+  return a;
 }

@@ -4,9 +4,12 @@
  */
 import type { Kernels } from '../kernels/types.js';
 import { nativeKernels } from '../kernels/native.js';
-import type { Architecture, EncoderConfig } from './architecture.js';
+import type { Architecture } from './architecture.js';
+import type { EncoderConfig } from './config.js';
 import { ParamStore, paramShapes, type HeadKind } from './params.js';
-import { Encoder, type EncoderForwardOptions } from './encoder.js';
+import { Encoder, type EncoderForwardOptions, type ForwardOptions } from './encoder.js';
+
+export type { ForwardOptions };
 import { ActivationArena } from './layers/buffers.js';
 import type { Linear } from './layers/linear.js';
 import { initWeights } from './init.js';
@@ -32,7 +35,11 @@ export abstract class EncoderModel<C extends EncoderConfig = EncoderConfig> {
   readonly arena = new ActivationArena();
   readonly encoder: Encoder;
 
-  protected constructor(readonly config: C, readonly arch: Architecture, readonly head: HeadKind, opts: ModelOptions = {}) {
+  readonly arch: Architecture;
+
+  /** @param arch the encoder family; subclasses fix it (`MosaicBertForMaskedLM`: MosaicBERT, `BertForMaskedLM`: BERT). */
+  protected constructor(readonly config: C, arch: Architecture, readonly head: HeadKind, opts: ModelOptions = {}) {
+    this.arch = arch;
     this.params = new ParamStore(paramShapes(config, head, arch));
     this.k = opts.kernels ?? nativeKernels();
     // Reference / HF init: the same name-driven rule for both architectures.

@@ -4,35 +4,13 @@
  * The generic checks (integers, probabilities, eps, head divisibility, pad id) are the MosaicBERT config's
  * {@link configFromDict}; this file adds the BERT-only fields.
  */
-import { readFileSync } from 'node:fs';
-import { configFromDict, hfBertConfigFields } from './config.js';
+import { configFromDict, readConfigFile, type EncoderConfig } from './config.js';
 
-export interface BertConfig {
-  /** Rows of the word-embedding / decoder matrix (30522 for bert-base-uncased; not padded). */
-  vocab_size: number;
-  hidden_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  /** FFN inner width: `intermediate.dense` maps hidden -> I, `output.dense` maps I -> hidden. */
-  intermediate_size: number;
+/** Classic BERT's config: HF BertConfig (absolute positions, exact GELU). */
+export interface BertConfig extends EncoderConfig {
   /** Activation of the FFN and of the MLM head transform; only 'gelu' (exact erf). */
   hidden_act: 'gelu';
-  hidden_dropout_prob: number;
-  attention_probs_dropout_prob: number;
-  /** Rows of the learned absolute position-embedding table: the longest sequence the model accepts. */
-  max_position_embeddings: number;
-  type_vocab_size: number;
-  initializer_range: number;
-  /** eps of every LayerNorm (embeddings, encoder and MLM head). */
-  layer_norm_eps: number;
-  pad_token_id: number;
   position_embedding_type: 'absolute';
-  num_labels: number;
-  classifier_dropout: number | null;
-  id2label?: Record<string, string>;
-  label2id?: Record<string, number>;
-  problem_type?: string;
-  architectures?: string[];
   model_type: 'bert';
 }
 
@@ -78,19 +56,5 @@ export function bertConfigFromDict(d: Record<string, unknown>, source = 'config'
 
 /** Reads and validates a classic-BERT `config.json`. */
 export function readBertConfig(path: string): BertConfig {
-  let d: Record<string, unknown>;
-  try {
-    d = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: cannot read config (${(e as Error).message})`);
-  }
-  return bertConfigFromDict(d, path);
-}
-
-/**
- * config.json contents as HF `BertConfig.to_dict()` writes them (transformers reads it back with `AutoConfig`);
- * classification adds `id2label` / `label2id` (and `problem_type` if set).
- */
-export function hfBertConfigDict(config: BertConfig, head: 'mlm' | 'classification'): Record<string, unknown> {
-  return { ...hfBertConfigFields(config, head), use_cache: true };
+  return readConfigFile(path, bertConfigFromDict);
 }

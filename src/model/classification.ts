@@ -7,10 +7,11 @@
  */
 import type { MosaicBertConfig } from './config.js';
 import type { BertConfig } from './bert_config.js';
-import { CLASSIC_BERT, MOSAICBERT, type Architecture, type EncoderConfig } from './architecture.js';
-import { EncoderModel, type ModelOptions } from './base.js';
+import { CLASSIC_BERT, MOSAICBERT, architectureOf } from './architecture.js';
+import type { EncoderConfig } from './config.js';
+import { EncoderModel, type ForwardOptions, type ModelOptions } from './base.js';
 import { unpadBatch, type PaddedBatch, type UnpaddedBatch } from './batch.js';
-import { ClassificationHead, ClassificationHeadActivations } from './layers/classification_head.js';
+import { ClassificationHead, classificationHeadActivations, type ClassificationHeadActivations } from './layers/classification_head.js';
 import type { Linear } from './layers/linear.js';
 
 export interface ClassificationBatch extends PaddedBatch {
@@ -26,24 +27,20 @@ export interface ClassificationOutput {
   pooled: Float32Array;
 }
 
-export interface ClassificationForwardOptions {
-  training?: boolean;
-  seed?: number;
-  step?: number;
-  keepHiddenStates?: boolean;
-}
+export type ClassificationForwardOptions = ForwardOptions;
 
 export class SequenceClassificationModel<C extends EncoderConfig = EncoderConfig> extends EncoderModel<C> {
   readonly classificationHead: ClassificationHead;
   private readonly headActs: ClassificationHeadActivations;
   private readonly predictActs: ClassificationHeadActivations;
 
-  protected constructor(config: C, arch: Architecture, opts: ModelOptions = {}) {
-    super(config, arch, 'classification', opts);
+  /** @throws Error when instantiated directly: use a named subclass, which fixes the architecture. */
+  constructor(config: C, opts: ModelOptions = {}) {
+    super(config, architectureOf(new.target), 'classification', opts);
     this.classificationHead = new ClassificationHead(this.k, this.params, config.hidden_size, config.num_labels,
       config.classifier_dropout ?? config.hidden_dropout_prob);
-    this.headActs = new ClassificationHeadActivations(this.arena);
-    this.predictActs = new ClassificationHeadActivations(this.arena);
+    this.headActs = classificationHeadActivations(this.arena);
+    this.predictActs = classificationHeadActivations(this.arena);
   }
 
   linears(): Linear[] {
@@ -83,14 +80,10 @@ export class SequenceClassificationModel<C extends EncoderConfig = EncoderConfig
 
 /** MosaicBERT with the classification head (reference `bert_layers.BertForSequenceClassification`). */
 export class MosaicBertForSequenceClassification extends SequenceClassificationModel<MosaicBertConfig> {
-  constructor(config: MosaicBertConfig, opts: ModelOptions = {}) {
-    super(config, MOSAICBERT, opts);
-  }
+  static readonly architecture = MOSAICBERT;
 }
 
 /** Classic BERT with the classification head (HF `BertForSequenceClassification`). */
 export class BertForSequenceClassification extends SequenceClassificationModel<BertConfig> {
-  constructor(config: BertConfig, opts: ModelOptions = {}) {
-    super(config, CLASSIC_BERT, opts);
-  }
+  static readonly architecture = CLASSIC_BERT;
 }

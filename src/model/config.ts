@@ -4,26 +4,28 @@
  */
 import { readFileSync } from 'node:fs';
 
-export interface MosaicBertConfig {
-  /** Rows of the word-embedding / decoder matrix; padded to a multiple of 8 (30522 -> 30528). */
+/**
+ * The Hugging Face `BertConfig` fields both encoders read (MosaicBERT's config is HF BertConfig plus
+ * `alibi_starting_size`; classic BERT's is HF BertConfig).
+ */
+export interface EncoderConfig {
+  /** Rows of the word-embedding / tied decoder matrix (MosaicBERT pads it to a multiple of 8: 30522 -> 30528). */
   vocab_size: number;
   hidden_size: number;
   num_hidden_layers: number;
   num_attention_heads: number;
-  /** GeGLU inner width I: `gated_layers` maps hidden -> 2I, `wo` maps I -> hidden. */
+  /** FFN inner width I (GeGLU: `gated_layers` maps hidden -> 2I; GELU: `intermediate.dense` maps hidden -> I). */
   intermediate_size: number;
-  /** Activation of the MLM head transform only ('gelu' = exact erf GELU). */
+  /** 'gelu' = exact erf GELU (the MLM head transform; classic BERT's FFN too). */
   hidden_act: string;
   hidden_dropout_prob: number;
   attention_probs_dropout_prob: number;
   type_vocab_size: number;
   initializer_range: number;
-  /** Encoder LayerNorm eps (the MLM head's LayerNorm always uses 1e-12, as the reference hard-codes). */
+  /** Encoder LayerNorm eps (MosaicBERT's MLM head LayerNorm always uses 1e-12, as the reference hard-codes). */
   layer_norm_eps: number;
   pad_token_id: number;
-  /** ALiBi pre-allocation size in the reference; the bias is rebuilt for longer inputs, so any length works. */
-  alibi_starting_size: number;
-  /** Present in HF configs; unused by MosaicBERT (no position embeddings). */
+  /** Classic BERT: rows of the learned position table (the longest input). MosaicBERT: unused (ALiBi). */
   max_position_embeddings: number;
   num_labels: number;
   classifier_dropout: number | null;
@@ -32,6 +34,12 @@ export interface MosaicBertConfig {
   problem_type?: string;
   architectures?: string[];
   model_type?: string;
+}
+
+/** MosaicBERT's config: HF BertConfig plus ALiBi's pre-allocation size (the reference's `configuration_bert.py`). */
+export interface MosaicBertConfig extends EncoderConfig {
+  /** ALiBi pre-allocation size in the reference; the bias is rebuilt for longer inputs, so any length works. */
+  alibi_starting_size: number;
   auto_map?: Record<string, string>;
 }
 
@@ -96,66 +104,26 @@ export function configFromDict(d: Record<string, unknown>, source = 'config'): M
   return cfg as unknown as MosaicBertConfig;
 }
 
-/** Reads and validates a Hugging Face `config.json`. */
-export function readConfig(path: string): MosaicBertConfig {
+/**
+ * Reads a `config.json` and builds a config with `fromDict` (e.g. {@link configFromDict}).
+ * @throws Error naming the file when it cannot be read or parsed, or a field is invalid.
+ */
+export function readConfigFile<C>(path: string, fromDict: (d: Record<string, unknown>, source: string) => C): C {
   let d: Record<string, unknown>;
   try {
     d = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new Error(`${path}: cannot read config (${(e as Error).message})`);
   }
-  return configFromDict(d, path);
+  return fromDict(d, path);
+}
+
+/** Reads and validates a MosaicBERT `config.json`. */
+export function readConfig(path: string): MosaicBertConfig {
+  return readConfigFile(path, configFromDict);
 }
 
 /** Head dimension `hidden_size / num_attention_heads`. */
 export function headDim(cfg: MosaicBertConfig): number {
   return cfg.hidden_size / cfg.num_attention_heads;
-}
-
-/** The config fields both model types share (the subset of HF `BertConfig` that the two readers consume). */
-export interface HfBertFields {
-  hidden_act: string; hidden_dropout_prob: number; attention_probs_dropout_prob: number; classifier_dropout: number | null;
-  hidden_size: number; initializer_range: number; intermediate_size: number; layer_norm_eps: number;
-  max_position_embeddings: number; num_attention_heads: number; num_hidden_layers: number; pad_token_id: number;
-  type_vocab_size: number; vocab_size: number; num_labels: number; id2label?: Record<string, string>;
-  label2id?: Record<string, number>; problem_type?: string;
-}
-
-/**
- * The HF `BertConfig` fields of a `config.json` (`architectures`, `model_type: 'bert'`, sizes, dropouts, ...); for
- * classification also `id2label` / `label2id` (generated `LABEL_i` when absent), `num_labels` and `problem_type`.
- * Model-specific keys (MosaicBERT's `alibi_starting_size`, `auto_map`) are added by the caller.
- */
-export function hfBertConfigFields(config: HfBertFields, head: 'mlm' | 'classification'): Record<string, unknown> {
-  const d: Record<string, unknown> = {
-    architectures: [head === 'mlm' ? 'BertForMaskedLM' : 'BertForSequenceClassification'],
-    model_type: 'bert',
-    attention_probs_dropout_prob: config.attention_probs_dropout_prob,
-    classifier_dropout: config.classifier_dropout,
-    hidden_act: config.hidden_act,
-    hidden_dropout_prob: config.hidden_dropout_prob,
-    hidden_size: config.hidden_size,
-    initializer_range: config.initializer_range,
-    intermediate_size: config.intermediate_size,
-    layer_norm_eps: config.layer_norm_eps,
-    max_position_embeddings: config.max_position_embeddings,
-    num_attention_heads: config.num_attention_heads,
-    num_hidden_layers: config.num_hidden_layers,
-    pad_token_id: config.pad_token_id,
-    position_embedding_type: 'absolute',
-    torch_dtype: 'float32',
-    type_vocab_size: config.type_vocab_size,
-    vocab_size: config.vocab_size,
-  };
-  if (head === 'classification') {
-    const n = config.num_labels;
-    const id2label = config.id2label && Object.keys(config.id2label).length === n
-      ? config.id2label : Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), `LABEL_${i}`]));
-    d.id2label = id2label;
-    d.label2id = config.label2id && Object.keys(config.label2id).length === n
-      ? config.label2id : Object.fromEntries(Object.entries(id2label).map(([i, l]) => [l, Number(i)]));
-    d.num_labels = n;
-    if (config.problem_type) d.problem_type = config.problem_type;
-  }
-  return d;
 }

@@ -11,30 +11,35 @@
  * restricts everything after attention to the given rows (the reference's `subset_idx`).
  */
 import type { Kernels } from '../kernels/types.js';
-import type { Architecture, EncoderConfig } from './architecture.js';
-import type { ParamSpec, ParamStore } from './params.js';
+import type { Architecture } from './architecture.js';
+import type { EncoderConfig } from './config.js';
+import type { ParamStore } from './params.js';
 import type { UnpaddedBatch } from './batch.js';
 import { alibiSlopes } from './alibi.js';
 import type { ActivationArena, GrowF32 } from './layers/buffers.js';
 import type { ForwardContext } from './layers/dropout.js';
-import { EmbeddingActivations, Embeddings } from './layers/embeddings.js';
-import { AttentionActivations, AttentionBlock } from './layers/attention.js';
-import { FeedForward, FeedForwardActivations } from './layers/feed_forward.js';
-import { BackwardScratch } from './layers/scratch.js';
+import { embeddingActivations, type EmbeddingActivations, Embeddings } from './layers/embeddings.js';
+import { attentionActivations, type AttentionActivations, AttentionBlock } from './layers/attention.js';
+import { FeedForward, feedForwardActivations, type FeedForwardActivations } from './layers/feed_forward.js';
+import { backwardScratch, type BackwardScratch } from './layers/scratch.js';
 import type { Linear } from './layers/linear.js';
 
-/** Options of one forward pass. */
-export interface EncoderForwardOptions {
-  /** Dropout on (hidden_dropout_prob, attention_probs_dropout_prob); off at evaluation. */
-  training: boolean;
-  /** Philox key of the dropout masks (default 0). */
+/** Options of a model forward pass. */
+export interface ForwardOptions {
+  /** Dropout on (hidden_dropout_prob, attention_probs_dropout_prob); off at evaluation (default). */
+  training?: boolean;
+  /** Philox key and counter (distinct per step or microbatch) of the dropout masks (defaults 0). */
   seed?: number;
-  /** Distinct per step (or microbatch) so masks differ; part of the Philox stream (default 0). */
   step?: number;
+  /** Keep a copy of every layer's output and of layer 0's intermediates on the encoder (parity checks). */
+  keepHiddenStates?: boolean;
+}
+
+/** Options of one encoder forward pass. */
+export interface EncoderForwardOptions extends ForwardOptions {
+  training: boolean;
   /** Rows (indices into the nnz rows, increasing) that the last layer computes after attention. */
   subset?: Int32Array;
-  /** Keep a copy of every layer's output and of layer 0's intermediates (parity checks). */
-  keepHiddenStates?: boolean;
   /**
    * Inference mode: one layer's activation buffers, reused by every layer; `backward()` is unavailable after such
    * a forward. Results are identical to the default mode.
@@ -49,20 +54,6 @@ export interface EncoderLayer {
 }
 
 interface LayerActivations { attention: AttentionActivations; ffn: FeedForwardActivations }
-
-/**
- * `[3H, H]` / `[3H]` spans of classic BERT's `query`, `key`, `value` tensors, which the layout stores back to back.
- * @throws Error when they are not contiguous (not a layout from `paramShapes`).
- */
-function splitQkvSpan(P: ParamStore, l: number, H: number): { weight: ParamSpec; bias: ParamSpec } {
-  const p = `bert.encoder.layer.${l}.attention.self.`;
-  const span = (kind: 'weight' | 'bias', per: number) => {
-    const q = P.require(`${p}query.${kind}`), v = P.require(`${p}value.${kind}`);
-    if (v.offset !== q.offset + 2 * per) throw new Error(`layer ${l}: query/key/value ${kind}s are not stored contiguously`);
-    return { name: `${p}qkv.${kind}`, shape: kind === 'weight' ? [3 * H, H] : [3 * H], offset: q.offset, size: 3 * per };
-  };
-  return { weight: span('weight', H * H), bias: span('bias', H) };
-}
 
 export class Encoder {
   readonly embeddings: Embeddings;
@@ -94,19 +85,19 @@ export class Encoder {
     this.embeddings = new Embeddings(k, P, cfg, arch.positions === 'learned');
     this.layers = [];
     for (let l = 0; l < L; l++) {
-      const qkv = arch.qkv === 'fused'
-        ? { weight: P.require(`bert.encoder.layer.${l}.attention.self.Wqkv.weight`), bias: P.require(`bert.encoder.layer.${l}.attention.self.Wqkv.bias`) }
-        : splitQkvSpan(P, l, H);
+      // Classic BERT's query/key/value are stored back to back: one [3H, H] span, as MosaicBERT's Wqkv.
+      const a = `bert.encoder.layer.${l}.attention.self.`, fused = arch.qkv === 'fused';
+      const qkv = (k: 'weight' | 'bias') => (fused ? P.require(`${a}Wqkv.${k}`) : P.span(`${a}qkv.${k}`, `${a}query.${k}`, `${a}value.${k}`));
       this.layers.push({
         attention: new AttentionBlock(k, P, l, { hidden: H, heads: cfg.num_attention_heads,
           attentionDropout: cfg.attention_probs_dropout_prob, hiddenDropout: cfg.hidden_dropout_prob,
-          layerNormEps: cfg.layer_norm_eps }, qkv.weight, qkv.bias, this.slopes),
+          layerNormEps: cfg.layer_norm_eps }, qkv('weight'), qkv('bias'), this.slopes),
         ffn: new FeedForward(k, P, l, arch.ffn, H, cfg.intermediate_size, cfg.hidden_dropout_prob, cfg.layer_norm_eps),
       });
     }
-    this.embActs = new EmbeddingActivations(arena);
+    this.embActs = embeddingActivations(arena);
     this.inferHidden = [arena.f32(), arena.f32()];
-    this.scratch = new BackwardScratch(arena);
+    this.scratch = backwardScratch(arena);
   }
 
   /** Every projection of the encoder, in layer order (qkv, attention output, FFN input, FFN output). */
@@ -115,7 +106,7 @@ export class Encoder {
   }
 
   private layerActs(l: number, inference: boolean): LayerActivations {
-    const make = () => ({ attention: new AttentionActivations(this.arena), ffn: new FeedForwardActivations(this.arena) });
+    const make = () => ({ attention: attentionActivations(this.arena), ffn: feedForwardActivations(this.arena) });
     if (inference) return (this.inferActs ??= make());
     while (this.trainActs.length <= l) this.trainActs.push(make());
     return this.trainActs[l];

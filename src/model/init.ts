@@ -6,7 +6,7 @@
  */
 import { philox4x32_10 } from '../kernels/reference/philox.js';
 import type { HeadKind, ParamStore } from './params.js';
-import type { EncoderConfig } from './architecture.js';
+import type { EncoderConfig } from './config.js';
 
 /** Fills `out` with N(0, std^2) samples from Philox stream `stream` under `seed` (Box-Muller on 32-bit words). */
 export function fillNormal(out: Float32Array, std: number, seed: number, stream: number): void {

@@ -8,31 +8,28 @@
  */
 import type { MosaicBertConfig } from './config.js';
 import type { BertConfig } from './bert_config.js';
-import { CLASSIC_BERT, MOSAICBERT, MLM_HEAD_LAYER_NORM_EPS, type Architecture, type EncoderConfig } from './architecture.js';
-import { EncoderModel, type ModelOptions } from './base.js';
+import { CLASSIC_BERT, MOSAICBERT, MLM_HEAD_LAYER_NORM_EPS, architectureOf } from './architecture.js';
+import type { EncoderConfig } from './config.js';
+import { EncoderModel, type ForwardOptions, type ModelOptions } from './base.js';
 import { unpadBatch, type PaddedBatch, type UnpaddedBatch } from './batch.js';
-import { MlmHead, MlmHeadActivations } from './layers/mlm_head.js';
-import { BackwardScratch } from './layers/scratch.js';
+import { MlmHead, mlmHeadActivations, type MlmHeadActivations } from './layers/mlm_head.js';
+import { backwardScratch, type BackwardScratch } from './layers/scratch.js';
 import type { Linear } from './layers/linear.js';
 import type { GrowF32 } from './layers/buffers.js';
+import { IGNORE_INDEX } from '../tokenizer/special-tokens.js';
 
 export { MLM_HEAD_LAYER_NORM_EPS };
 
-/** The label of a position that is not a target. */
-export const IGNORE_INDEX = -100;
+export { IGNORE_INDEX };
 
 export interface MaskedLMBatch extends PaddedBatch {
   /** `[B * S]`: the original token id at target positions, -100 elsewhere. */
   labels?: Int32Array;
 }
 
-export interface MaskedLMForwardOptions {
-  training?: boolean;
-  seed?: number;
-  step?: number;
+export interface MaskedLMForwardOptions extends ForwardOptions {
   /** Last-layer subset trick (default true). */
   useSubset?: boolean;
-  keepHiddenStates?: boolean;
 }
 
 export interface MaskedLMOutput {
@@ -88,13 +85,14 @@ export class MaskedLMModel<C extends EncoderConfig = EncoderConfig> extends Enco
   private readonly lse: GrowF32;
   private last: { nm: number; targets: Int32Array; inSubset: Int32Array; nsub: number } | null = null;
 
-  protected constructor(config: C, arch: Architecture, opts: ModelOptions = {}) {
-    super(config, arch, 'mlm', opts);
-    this.mlmHead = new MlmHead(this.k, this.params, config.hidden_size, arch.mlmHeadEps ?? config.layer_norm_eps,
-      arch.mlmDecoderBiasKey);
-    this.headActs = new MlmHeadActivations(this.arena);
-    this.predictActs = new MlmHeadActivations(this.arena);
-    this.scratch = new BackwardScratch(this.arena);
+  /** @throws Error when instantiated directly: use a named subclass, which fixes the architecture. */
+  constructor(config: C, opts: ModelOptions = {}) {
+    super(config, architectureOf(new.target), 'mlm', opts);
+    this.mlmHead = new MlmHead(this.k, this.params, config.hidden_size, this.arch.mlmHeadEps ?? config.layer_norm_eps,
+      this.arch.mlmDecoderBiasKey);
+    this.headActs = mlmHeadActivations(this.arena);
+    this.predictActs = mlmHeadActivations(this.arena);
+    this.scratch = backwardScratch(this.arena);
     this.targetHidden = this.arena.f32();
     this.dHidden = this.arena.f32();
     this.lse = this.arena.f32();
@@ -180,15 +178,7 @@ export class MaskedLMModel<C extends EncoderConfig = EncoderConfig> extends Enco
 }
 
 /** MosaicBERT with the MLM head (reference `bert_layers.BertForMaskedLM`). */
-export class MosaicBertForMaskedLM extends MaskedLMModel<MosaicBertConfig> {
-  constructor(config: MosaicBertConfig, opts: ModelOptions = {}) {
-    super(config, MOSAICBERT, opts);
-  }
-}
+export class MosaicBertForMaskedLM extends MaskedLMModel<MosaicBertConfig> { static readonly architecture = MOSAICBERT; }
 
 /** Classic BERT with the MLM head (HF `BertForMaskedLM`). */
-export class BertForMaskedLM extends MaskedLMModel<BertConfig> {
-  constructor(config: BertConfig, opts: ModelOptions = {}) {
-    super(config, CLASSIC_BERT, opts);
-  }
-}
+export class BertForMaskedLM extends MaskedLMModel<BertConfig> { static readonly architecture = CLASSIC_BERT; }

@@ -3,7 +3,8 @@
  * tensor. Names and shapes are exactly the reference state-dict keys (docs/mosaicbert.md §1, fact 14), in the
  * reference's `named_parameters()` order; the tied decoder weight is not a separate parameter.
  */
-import { MOSAICBERT, type Architecture, type EncoderConfig } from './architecture.js';
+import { MOSAICBERT, type Architecture } from './architecture.js';
+import type { EncoderConfig } from './config.js';
 
 export interface ParamSpec {
   name: string;
@@ -23,61 +24,41 @@ export type HeadKind = 'mlm' | 'classification';
  */
 export function paramShapes(cfg: EncoderConfig, head: HeadKind, arch: Architecture = MOSAICBERT): Array<[string, number[]]> {
   const H = cfg.hidden_size, I = cfg.intermediate_size;
-  const out: Array<[string, number[]]> = [['bert.embeddings.word_embeddings.weight', [cfg.vocab_size, H]]];
-  if (arch.positions === 'learned') out.push(['bert.embeddings.position_embeddings.weight', [cfg.max_position_embeddings, H]]);
-  out.push(
-    ['bert.embeddings.token_type_embeddings.weight', [cfg.type_vocab_size, H]],
-    ['bert.embeddings.LayerNorm.weight', [H]],
-    ['bert.embeddings.LayerNorm.bias', [H]],
-  );
+  const out: Array<[string, number[]]> = [];
+  const add = (name: string, shape: number[]) => out.push([name, shape]);
+  /** A Linear `[o, i]` (+ bias `[o]`) or a LayerNorm `[H]` weight + bias. */
+  const linear = (name: string, o: number, i: number, bias = true) => { add(name + '.weight', [o, i]); if (bias) add(name + '.bias', [o]); };
+  const layerNorm = (name: string) => { add(name + '.weight', [H]); add(name + '.bias', [H]); };
+  add('bert.embeddings.word_embeddings.weight', [cfg.vocab_size, H]);
+  if (arch.positions === 'learned') add('bert.embeddings.position_embeddings.weight', [cfg.max_position_embeddings, H]);
+  add('bert.embeddings.token_type_embeddings.weight', [cfg.type_vocab_size, H]);
+  layerNorm('bert.embeddings.LayerNorm');
   for (let l = 0; l < cfg.num_hidden_layers; l++) {
     const p = `bert.encoder.layer.${l}.`;
-    if (arch.qkv === 'fused') {
-      out.push([p + 'attention.self.Wqkv.weight', [3 * H, H]], [p + 'attention.self.Wqkv.bias', [3 * H]]);
-    } else {
-      for (const t of ['query', 'key', 'value']) out.push([`${p}attention.self.${t}.weight`, [H, H]]);
-      for (const t of ['query', 'key', 'value']) out.push([`${p}attention.self.${t}.bias`, [H]]);
+    if (arch.qkv === 'fused') linear(p + 'attention.self.Wqkv', 3 * H, H);
+    else {
+      for (const t of ['query', 'key', 'value']) add(`${p}attention.self.${t}.weight`, [H, H]);
+      for (const t of ['query', 'key', 'value']) add(`${p}attention.self.${t}.bias`, [H]);
     }
-    out.push(
-      [p + 'attention.output.dense.weight', [H, H]],
-      [p + 'attention.output.dense.bias', [H]],
-      [p + 'attention.output.LayerNorm.weight', [H]],
-      [p + 'attention.output.LayerNorm.bias', [H]],
-    );
+    linear(p + 'attention.output.dense', H, H);
+    layerNorm(p + 'attention.output.LayerNorm');
     if (arch.ffn === 'geglu') {
-      out.push(
-        [p + 'mlp.gated_layers.weight', [2 * I, H]],
-        [p + 'mlp.wo.weight', [H, I]],
-        [p + 'mlp.wo.bias', [H]],
-        [p + 'mlp.layernorm.weight', [H]],
-        [p + 'mlp.layernorm.bias', [H]],
-      );
+      linear(p + 'mlp.gated_layers', 2 * I, H, false);
+      linear(p + 'mlp.wo', H, I);
+      layerNorm(p + 'mlp.layernorm');
     } else {
-      out.push(
-        [p + 'intermediate.dense.weight', [I, H]],
-        [p + 'intermediate.dense.bias', [I]],
-        [p + 'output.dense.weight', [H, I]],
-        [p + 'output.dense.bias', [H]],
-        [p + 'output.LayerNorm.weight', [H]],
-        [p + 'output.LayerNorm.bias', [H]],
-      );
+      linear(p + 'intermediate.dense', I, H);
+      linear(p + 'output.dense', H, I);
+      layerNorm(p + 'output.LayerNorm');
     }
   }
   if (head === 'mlm') {
-    out.push(
-      ['cls.predictions.transform.dense.weight', [H, H]],
-      ['cls.predictions.transform.dense.bias', [H]],
-      ['cls.predictions.transform.LayerNorm.weight', [H]],
-      ['cls.predictions.transform.LayerNorm.bias', [H]],
-      [arch.mlmDecoderBiasKey, [cfg.vocab_size]],
-    );
+    linear('cls.predictions.transform.dense', H, H);
+    layerNorm('cls.predictions.transform.LayerNorm');
+    add(arch.mlmDecoderBiasKey, [cfg.vocab_size]);
   } else {
-    out.push(
-      ['bert.pooler.dense.weight', [H, H]],
-      ['bert.pooler.dense.bias', [H]],
-      ['classifier.weight', [cfg.num_labels, H]],
-      ['classifier.bias', [cfg.num_labels]],
-    );
+    linear('bert.pooler.dense', H, H);
+    linear('classifier', cfg.num_labels, H);
   }
   return out;
 }
@@ -140,6 +121,17 @@ export class ParamStore {
   /** The view of a spec of this layout (or a span of several contiguous ones). */
   view(s: { offset: number; size: number }): Float32Array {
     return this.data.subarray(s.offset, s.offset + s.size);
+  }
+
+  /**
+   * One spec spanning the tensors `first` .. `last` of this layout (e.g. classic BERT's query, key, value as one
+   * fused block). @throws Error when absent or when a gap separates them.
+   */
+  span(name: string, first: string, last: string): ParamSpec {
+    const a = this.require(first), b = this.require(last), size = b.offset + b.size - a.offset;
+    const inner = this.specs.slice(this.specs.indexOf(a), this.specs.indexOf(b) + 1);
+    if (inner.reduce((n, s) => n + s.size, 0) !== size) throw new Error(`${first} .. ${last} are not stored contiguously`);
+    return { name, shape: [inner.length * a.shape[0], ...a.shape.slice(1)], offset: a.offset, size };
   }
 
   /** The spec of tensor `name`. @throws Error naming it when absent. */

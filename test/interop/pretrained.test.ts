@@ -12,7 +12,8 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fromPretrained, loadPretrained, savePretrained, hfConfigDict } from '../../src/interop/pretrained.js';
+import { fromPretrained, loadPretrained, savePretrained } from '../../src/interop/pretrained.js';
+import { hfConfigDict } from '../../src/interop/hf_config.js';
 import { readSafetensors, parseSafetensors, writeSafetensors, type Tensor } from '../../src/io/safetensors.js';
 import { readTorchStateDict } from '../../src/io/torch_pickle.js';
 import { MosaicBertForMaskedLM } from '../../src/model/mlm.js';

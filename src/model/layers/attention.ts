@@ -13,35 +13,20 @@
 import type { Kernels } from '../../kernels/types.js';
 import type { ParamSpec, ParamStore } from '../params.js';
 import type { UnpaddedBatch } from '../batch.js';
-import { type ActivationArena, type GrowF32, type GrowU8 } from './buffers.js';
+import type { ActivationArena } from './buffers.js';
 import { DROPOUT_SITE, Dropout, dropoutStream, type ForwardContext } from './dropout.js';
-import { LayerNorm, LayerNormActivations } from './layer_norm.js';
+import { LayerNorm, layerNormActivations } from './layer_norm.js';
 import { Linear } from './linear.js';
 import type { BackwardScratch } from './scratch.js';
 
-/** What one attention block keeps for its backward. */
-export class AttentionActivations {
-  /** `[nnz, 3H]` projection output. */
-  readonly qkv: GrowF32;
-  /** `[nnz, H]` attention output (context). */
-  readonly ctx: GrowF32;
-  /** `[heads, nnz]` row log-sum-exp of the scores. */
-  readonly lse: GrowF32;
-  /** `[n, H]` subset rows of ctx and of the block input (subset forwards only). */
-  readonly ctxSub: GrowF32;
-  readonly hSub: GrowF32;
-  /** `[n, H]` dropped output projection plus residual (the LayerNorm input). */
-  readonly sum: GrowF32;
-  /** `[n, H]` block output h1. */
-  readonly out: GrowF32;
-  readonly ln: LayerNormActivations;
-  readonly mask: GrowU8;
-  constructor(arena: ActivationArena) {
-    this.qkv = arena.f32(); this.ctx = arena.f32(); this.lse = arena.f32(); this.ctxSub = arena.f32();
-    this.hSub = arena.f32(); this.sum = arena.f32(); this.out = arena.f32(); this.ln = new LayerNormActivations(arena);
-    this.mask = arena.u8();
-  }
-}
+/**
+ * What one attention block keeps for its backward: `qkv` `[nnz, 3H]` projection output, `ctx` `[nnz, H]` attention
+ * output, `lse` `[heads, nnz]` row log-sum-exp of the scores, `ctxSub` / `hSub` `[n, H]` subset rows of ctx and of
+ * the block input (subset forwards only), `sum` `[n, H]` the LayerNorm input, `out` `[n, H]` the block output h1.
+ */
+export const attentionActivations = (a: ActivationArena) =>
+  ({ ...a.f32s('qkv', 'ctx', 'lse', 'ctxSub', 'hSub', 'sum', 'out'), ln: layerNormActivations(a), mask: a.u8() });
+export type AttentionActivations = ReturnType<typeof attentionActivations>;
 
 /** Hyper-parameters of an attention block. */
 export interface AttentionShape {

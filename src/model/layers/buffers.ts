@@ -13,6 +13,10 @@ export class ActivationArena {
   f32(): GrowF32 { return new GrowF32(this); }
   i32(): GrowI32 { return new GrowI32(this); }
   u8(): GrowU8 { return new GrowU8(this); }
+  /** One float32 buffer per name: a layer's activation struct, e.g. `arena.f32s('qkv', 'ctx')`. */
+  f32s<K extends string>(...names: K[]): Record<K, GrowF32> {
+    return Object.fromEntries(names.map((n) => [n, this.f32()])) as Record<K, GrowF32>;
+  }
 }
 
 type Typed = Float32Array | Int32Array | Uint8Array;

@@ -8,31 +8,17 @@
 import type { Kernels } from '../../kernels/types.js';
 import type { ParamStore } from '../params.js';
 import type { UnpaddedBatch } from '../batch.js';
-import { type ActivationArena, type GrowF32, type GrowU8 } from './buffers.js';
+import type { ActivationArena } from './buffers.js';
 import { CLASSIFIER_STREAM_LAYER, DROPOUT_SITE, Dropout, type ForwardContext } from './dropout.js';
 import { Linear } from './linear.js';
 
-/** What the head keeps for its backward. */
-export class ClassificationHeadActivations {
-  /** `[B, H]`: the [CLS] rows, the pooler output (tanh), and after dropout. */
-  readonly cls: GrowF32;
-  readonly pooled: GrowF32;
-  readonly dropped: GrowF32;
-  /** `[B, num_labels]` logits and their gradient; `[B]` log-sum-exp. */
-  readonly logits: GrowF32;
-  readonly dlogits: GrowF32;
-  readonly lse: GrowF32;
-  /** `[B, H]` backward buffers, `[nnz, H]` gradient of the encoder output. */
-  readonly dpooled: GrowF32;
-  readonly dcls: GrowF32;
-  readonly dh: GrowF32;
-  readonly mask: GrowU8;
-  constructor(arena: ActivationArena) {
-    this.cls = arena.f32(); this.pooled = arena.f32(); this.dropped = arena.f32(); this.logits = arena.f32();
-    this.dlogits = arena.f32(); this.lse = arena.f32(); this.dpooled = arena.f32(); this.dcls = arena.f32();
-    this.dh = arena.f32(); this.mask = arena.u8();
-  }
-}
+/**
+ * What the head keeps: `cls`, `pooled`, `dropped` `[B, H]` ([CLS] rows, tanh pooler output, after dropout),
+ * `logits` / `dlogits` `[B, num_labels]`, `lse` `[B]`; backward buffers `dpooled`, `dcls` `[B, H]`, `dh` `[nnz, H]`.
+ */
+export const classificationHeadActivations = (a: ActivationArena) =>
+  ({ ...a.f32s('cls', 'pooled', 'dropped', 'logits', 'dlogits', 'lse', 'dpooled', 'dcls', 'dh'), mask: a.u8() });
+export type ClassificationHeadActivations = ReturnType<typeof classificationHeadActivations>;
 
 interface Saved { B: number; rows: Int32Array; nnz: number; labels?: Int32Array | Float32Array; ctx: ForwardContext }
 

@@ -8,29 +8,21 @@
  * Shapes: ids / type ids / positions `[nnz]` int32, output `[nnz, H]` float32.
  */
 import type { Kernels } from '../../kernels/types.js';
-import type { EncoderConfig } from '../architecture.js';
+import type { EncoderConfig } from '../config.js';
 import type { ParamSpec, ParamStore } from '../params.js';
 import type { UnpaddedBatch } from '../batch.js';
-import { type ActivationArena, type GrowF32, type GrowI32, type GrowU8 } from './buffers.js';
+import type { ActivationArena, GrowI32 } from './buffers.js';
 import { DROPOUT_SITE, Dropout, type ForwardContext } from './dropout.js';
-import { LayerNorm, LayerNormActivations } from './layer_norm.js';
+import { LayerNorm, layerNormActivations } from './layer_norm.js';
 import type { BackwardScratch } from './scratch.js';
 
-/** What the embeddings keep for their backward. */
-export class EmbeddingActivations {
-  /** `[nnz, H]` summed embeddings (the LayerNorm input). */
-  readonly sum: GrowF32;
-  /** `[nnz, H]` gathered position embeddings (classic BERT). */
-  readonly positionRows: GrowF32;
-  /** `[nnz]` position ids (classic BERT). */
-  readonly positionIds: GrowI32;
-  readonly ln: LayerNormActivations;
-  readonly mask: GrowU8;
-  constructor(arena: ActivationArena) {
-    this.sum = arena.f32(); this.positionRows = arena.f32(); this.positionIds = arena.i32();
-    this.ln = new LayerNormActivations(arena); this.mask = arena.u8();
-  }
-}
+/**
+ * What the embeddings keep for their backward: `sum` `[nnz, H]` the summed embeddings (LayerNorm input),
+ * `positionRows` `[nnz, H]` and `positionIds` `[nnz]` (classic BERT).
+ */
+export const embeddingActivations = (a: ActivationArena) =>
+  ({ ...a.f32s('sum', 'positionRows'), positionIds: a.i32(), ln: layerNormActivations(a), mask: a.u8() });
+export type EmbeddingActivations = ReturnType<typeof embeddingActivations>;
 
 export class Embeddings {
   private readonly word: ParamSpec;

@@ -11,27 +11,19 @@
  */
 import type { Kernels } from '../../kernels/types.js';
 import type { ParamStore } from '../params.js';
-import { type ActivationArena, type GrowF32, type GrowU8 } from './buffers.js';
+import type { ActivationArena } from './buffers.js';
 import { DROPOUT_SITE, Dropout, type ForwardContext } from './dropout.js';
-import { LayerNorm, LayerNormActivations } from './layer_norm.js';
+import { LayerNorm, layerNormActivations } from './layer_norm.js';
 import { Linear } from './linear.js';
 import type { BackwardScratch } from './scratch.js';
 
-/** What one feed-forward block keeps for its backward. */
-export class FeedForwardActivations {
-  /** `[n, 2I]` (geglu) or `[n, I]` (gelu): the first projection's output. */
-  readonly x: GrowF32;
-  /** `[n, I]`: the activation output (geglu: after dropout). */
-  readonly y: GrowF32;
-  /** `[n, H]`: second projection (+ dropout) + residual, the LayerNorm input. */
-  readonly sum: GrowF32;
-  readonly ln: LayerNormActivations;
-  readonly mask: GrowU8;
-  constructor(arena: ActivationArena) {
-    this.x = arena.f32(); this.y = arena.f32(); this.sum = arena.f32(); this.ln = new LayerNormActivations(arena);
-    this.mask = arena.u8();
-  }
-}
+/**
+ * What one feed-forward block keeps for its backward: `x` the first projection's output (`[n, 2I]` geglu, `[n, I]`
+ * gelu), `y` `[n, I]` the activation output (geglu: after dropout), `sum` `[n, H]` the LayerNorm input.
+ */
+export const feedForwardActivations = (a: ActivationArena) =>
+  ({ ...a.f32s('x', 'y', 'sum'), ln: layerNormActivations(a), mask: a.u8() });
+export type FeedForwardActivations = ReturnType<typeof feedForwardActivations>;
 
 export class FeedForward {
   /** `gated_layers` `[2I, H]` or `intermediate.dense` `[I, H]`. */

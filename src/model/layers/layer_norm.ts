@@ -5,17 +5,11 @@
  */
 import type { Kernels } from '../../kernels/types.js';
 import type { ParamSpec, ParamStore } from '../params.js';
-import type { ActivationArena, GrowF32 } from './buffers.js';
+import type { ActivationArena } from './buffers.js';
 
 /** The statistics a LayerNorm saves for its backward: `[rows]` mean and 1/sqrt(var + eps). */
-export class LayerNormActivations {
-  readonly mean: GrowF32;
-  readonly rstd: GrowF32;
-  constructor(arena: ActivationArena) {
-    this.mean = arena.f32();
-    this.rstd = arena.f32();
-  }
-}
+export const layerNormActivations = (a: ActivationArena) => a.f32s('mean', 'rstd');
+export type LayerNormActivations = ReturnType<typeof layerNormActivations>;
 
 export class LayerNorm {
   readonly gamma: Float32Array;

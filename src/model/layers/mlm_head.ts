@@ -6,27 +6,16 @@
  */
 import type { Kernels } from '../../kernels/types.js';
 import type { ParamStore } from '../params.js';
-import { type ActivationArena, type GrowF32 } from './buffers.js';
-import { LayerNorm, LayerNormActivations } from './layer_norm.js';
+import type { ActivationArena } from './buffers.js';
+import { LayerNorm, layerNormActivations } from './layer_norm.js';
 import { Linear } from './linear.js';
 import type { BackwardScratch } from './scratch.js';
 
 const T = 'cls.predictions.transform.';
 
-/** What the head keeps for its backward (one set for training, another for inference calls). */
-export class MlmHeadActivations {
-  /** `[rows, H]` transform output, GELU output, LayerNorm output. */
-  readonly t: GrowF32;
-  readonly g: GrowF32;
-  readonly n: GrowF32;
-  /** `[rows, V]`. */
-  readonly logits: GrowF32;
-  readonly ln: LayerNormActivations;
-  constructor(arena: ActivationArena) {
-    this.t = arena.f32(); this.g = arena.f32(); this.n = arena.f32(); this.logits = arena.f32();
-    this.ln = new LayerNormActivations(arena);
-  }
-}
+/** What the head keeps for its backward: `t`, `g`, `n` `[rows, H]` (transform, GELU, LayerNorm outputs), `logits`. */
+export const mlmHeadActivations = (a: ActivationArena) => ({ ...a.f32s('t', 'g', 'n', 'logits'), ln: layerNormActivations(a) });
+export type MlmHeadActivations = ReturnType<typeof mlmHeadActivations>;
 
 export class MlmHead {
   readonly transform: Linear;
