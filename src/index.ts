@@ -1,43 +1,48 @@
-/** mosaicbert: MosaicBERT on native CPU kernels. Public API. */
+/**
+ * mosaicbert: MosaicBERT and classic BERT encoders on native CPU kernels. The public API: models and configs,
+ * `fromPretrained` / `savePretrained`, `pipeline`, the tokenizer, the trainer, its training step, optimizer and
+ * schedule, fine-tuning, and the kernels. Lower-level pieces are subpath exports: `mosaicbert/io` (safetensors,
+ * PyTorch checkpoints, zip, the safe unpickler), `mosaicbert/data` (corpus readers, `prepare`, token shards, the
+ * loader and MLM masking), `mosaicbert/glue` (task readers, TSV/CSV parsers, metrics), `mosaicbert/interop`
+ * (config.json writers, fixture parity).
+ */
+// Kernels
 export type { Kernels } from './kernels/types.js';
 export { nativeKernels, getNumThreads, setNumThreads, getKernelPath, setKernelPath } from './kernels/native.js';
 export { referenceKernels } from './kernels/reference/index.js';
-export { type MosaicBertConfig, type EncoderConfig, readConfigFile, MOSAIC_BERT_BASE, configFromDict, readConfig, padVocabSize, headDim } from './model/config.js';
-export { ParamStore, paramShapes, layoutParams, type ParamSpec, type HeadKind } from './model/params.js';
-export { MOSAICBERT, CLASSIC_BERT, type Architecture, type ModelType } from './model/architecture.js';
-export { unpadBatch, padRows, type PaddedBatch, type UnpaddedBatch } from './model/batch.js';
-export { alibiSlopes } from './model/alibi.js';
+// Configs and architectures
+export { type MosaicBertConfig, type EncoderConfig, MOSAIC_BERT_BASE, configFromDict, readConfig, readConfigFile, padVocabSize, headDim } from './model/config.js';
+export { type BertConfig, BERT_BASE_UNCASED, bertConfigFromDict, readBertConfig } from './model/bert_config.js';
+export { MOSAICBERT, CLASSIC_BERT, BERT_DECODER_BIAS_KEY, type Architecture, type ModelType } from './model/architecture.js';
+// Models and layers
+export { EncoderModel, type ModelOptions, type ForwardOptions } from './model/base.js';
+export { MaskedLMModel, MosaicBertForMaskedLM, BertForMaskedLM, maskedTargets, IGNORE_INDEX, type MaskedLMBatch, type MaskedLMOutput, type MaskedLMForwardOptions } from './model/mlm.js';
+export { SequenceClassificationModel, MosaicBertForSequenceClassification, BertForSequenceClassification, type ClassificationBatch, type ClassificationOutput } from './model/classification.js';
 export { Encoder, type EncoderForwardOptions, type EncoderLayer } from './model/encoder.js';
 export { Linear, type LinearForwardBackend } from './model/layers/linear.js';
-export { EncoderModel } from './model/base.js';
-export { MaskedLMModel, MosaicBertForMaskedLM, BertForMaskedLM, maskedTargets, type MaskedLMBatch, type MaskedLMOutput, type MaskedLMForwardOptions } from './model/mlm.js';
-export { SequenceClassificationModel, MosaicBertForSequenceClassification, BertForSequenceClassification, type ClassificationBatch, type ClassificationOutput } from './model/classification.js';
-export { loadStateDict, stateDict, normalizeStateDict, type LoadReport } from './model/state_dict.js';
-export type { ModelOptions } from './model/base.js';
+export { unpadBatch, padRows, type PaddedBatch, type UnpaddedBatch } from './model/batch.js';
+export { ParamStore, paramShapes, type ParamSpec, type HeadKind } from './model/params.js';
+export { loadStateDict, stateDict, type LoadReport } from './model/state_dict.js';
+export { alibiSlopes } from './model/alibi.js';
+// Hugging Face folders and weights
+export { fromPretrained, loadPretrained, savePretrained, modelFromStateDict, WEIGHT_FILES, type PretrainedModel, type AnyPretrainedModel, type ClassicBertModel, type PretrainedInfo, type FromPretrainedOptions, type SavePretrainedOptions } from './interop/pretrained.js';
+export { readSafetensors, writeSafetensors, type Tensor } from './io/safetensors.js';
+// Pipelines and tokenizer
+export { pipeline, PipelineInputError, createFillMaskPipeline, createFeatureExtractionPipeline, createTextClassificationPipeline, type PipelineTask, type PipelineOptions, type FillMaskOutput, type FillMaskPipelineFn, type PipelineTensor, type FeatureExtractionOptions, type FeatureExtractionPipelineFn, type ClassificationResult, type ClassificationInput, type TextClassificationOptions, type TextClassificationPipelineFn } from './pipelines/index.js';
+export { fillMaskPipeline, type FillMaskPipeline, type FillMaskResult, type FillMaskOptions } from './pipelines/fill_mask.js';
+export { BertTokenizer, type BertEncoding, type BertEncodeOptions, type BertTokenizerOptions } from './tokenizer/index.js';
+// Training
+export { Trainer, type TrainerOptions, type TrainEvent, type EvalResult, type FitResult } from './train/trainer.js';
+export { TrainingStep, TrainingDivergedError, type TrainableModel, type LabelledBatch, type TrainingStepOptions, type StepResult } from './train/step.js';
 export { DecoupledAdamW, type DecoupledAdamWOptions } from './train/decoupled_adamw.js';
-export { readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors, type Tensor } from './io/safetensors.js';
-export { checkFixture, formatCheckRows, type CheckRow } from './interop/check_fixture.js';
-export { Trainer, TrainingDivergedError, type TrainerOptions, type TrainEvent, type EvalResult, type FitResult } from './train/trainer.js';
-export { loadConfig, resolveConfig, PRESETS, type TrainConfig, type LoadedConfig, type ConfigSources } from './train/config.js';
 export { linearDecayWithWarmup } from './train/schedule.js';
+export { loadConfig, resolveConfig, PRESETS, type TrainConfig, type LoadedConfig, type ConfigSources } from './train/config.js';
 export { parseTime, toBatches, type Time, type TimeUnit } from './train/time.js';
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, pruneCheckpoints, type TrainerState } from './train/checkpoint.js';
 export { findData, ensurePrepared, type DataSelection, type PreparedData } from './train/data.js';
 export { trainingFlops, unigramEntropy } from './train/metrics.js';
-export { fillMaskPipeline, type FillMaskPipeline, type FillMaskResult, type FillMaskOptions } from './pipelines/fill_mask.js';
-export { pipeline, PipelineInputError, createFillMaskPipeline, createFeatureExtractionPipeline, createTextClassificationPipeline, type PipelineTask, type PipelineOptions, type FillMaskOutput, type FillMaskPipelineFn, type PipelineTensor, type FeatureExtractionOptions, type FeatureExtractionPipelineFn, type ClassificationResult, type ClassificationInput, type TextClassificationOptions, type TextClassificationPipelineFn } from './pipelines/index.js';
-export { runLongInputBench, type LongInputRow } from './bench/long_input.js';
 export { writeReport, readRunLog, renderReport } from './report/html.js';
-export { ZipReader, fileSource, memorySource, type ZipEntry, type ByteSource } from './io/zip.js';
-export { unpickle, UnpicklingError, SafeCallable, PyGlobal, PyDict, isTuple, type UnpickleOptions } from './io/pickle.js';
-export { readTorchCheckpoint, readTorchStateDict, parseTorchCheckpoint, materializeTensor, looksLikeTorchCheckpoint, TorchStorage, TorchTensorRef, type TorchCheckpoint, type TorchDType } from './io/torch_pickle.js';
-export { fromPretrained, loadPretrained, savePretrained, readPretrainedWeights, modelFromStateDict, WEIGHT_FILES, type PretrainedModel, type PretrainedInfo, type FromPretrainedOptions, type SavePretrainedOptions } from './interop/pretrained.js';
-export { GLUE_TASKS, GLUE_TASK_ORDER, glueTask, taskName, readTsv, parseTsv, readGlueSplit, loadGlueTask, findGlueTasks, taskFiles, type GlueExample, type GlueSplit, type GlueTaskSpec, type GlueTaskData, type TaskHyperparameters, type MetricName, type TsvTable, type ReadSplitOptions } from './glue/tasks.js';
-export { readLabelledFile, parseCsv, type LabelledFileOptions, type LabelledData, type TableFormat } from './glue/generic.js';
-export { accuracy, binaryF1, matthewsCorrcoef, pearson, spearman, averageRanks, computeMetrics, predictionsFromLogits, METRICS } from './glue/metrics.js';
-export { finetune, loadClassifier, findMnliCheckpoint, evaluate as evaluateClassifier, encodeExamples, collate, GLUE_MAX_SEQ_LEN, type FinetuneOptions, type FinetuneResult, type FinetuneEvent, type EvalRecord, type CustomTaskOptions, type LoadClassifierOptions } from './glue/finetune.js';
-export { runGlue, formatGlueTable, taskRow, type GlueSuiteOptions, type GlueSuiteResult, type GlueTaskRow } from './glue/suite.js';
-export { type BertConfig, BERT_BASE_UNCASED, bertConfigFromDict, readBertConfig } from './model/bert_config.js';
-export { hfConfigDict, hfBertConfigDict, hfBertConfigFields } from './interop/hf_config.js';
-export { BERT_DECODER_BIAS_KEY, BERT_DECODER_BIAS_ALIAS } from './model/architecture.js';
-export type { AnyPretrainedModel, ClassicBertModel } from './interop/pretrained.js';
+// Fine-tuning and GLUE
+export { finetune, loadClassifier, evaluate as evaluateClassifier, GLUE_MAX_SEQ_LEN, type FinetuneOptions, type FinetuneResult, type FinetuneEvent, type EvalRecord, type CustomTaskOptions, type LoadClassifierOptions } from './glue/finetune.js';
+export { runGlue, formatGlueTable, type GlueSuiteOptions, type GlueSuiteResult, type GlueTaskRow } from './glue/suite.js';
+export { GLUE_TASKS, GLUE_TASK_ORDER, glueTask, type GlueTaskSpec, type TaskHyperparameters, type MetricName } from './glue/tasks.js';
