@@ -2,7 +2,7 @@
  * Attention benchmark: the fused FlashAttention-style kernel (`attentionForward` / `attentionBackward`) against a
  * materialized peer measured in the same run (`attentionMaterializedForward/Backward`: per (sequence, head) an SxS
  * score matrix from our SGEMM, ALiBi + softmax in place, P@V by SGEMM; backward by SGEMM products too), at
- * MosaicBERT-base shapes H = 12, d = 64 (docs/mosaicbert.md sections 1.1, 1.5): batch 32 x 128 tokens and
+ * MosaicBERT-base shapes H = 12, d = 64 (the reference's `configuration_bert.py`): batch 32 x 128 tokens and
  * batch 4 x 1024 tokens, no dropout (the pretraining recipe's attention dropout is 0).
  *
  * FLOP convention (useful work, counted the same for both kernels): forward 4 * L^2 * d per (sequence, head)

@@ -1,6 +1,6 @@
 /**
  * `mosaicbert finetune --task <name> --model <dir>`: fine-tunes one GLUE task (or a CSV/TSV/JSONL dataset) with
- * the reference protocol (docs/mosaicbert.md §3.3) and writes `<out>/model/` and `<out>/metrics.json`.
+ * the reference protocol (the reference's `glue.py` and `yamls/finetuning/glue/mosaic-bert-base-uncased.yaml`) and writes `<out>/model/` and `<out>/metrics.json`.
  */
 import { resolve, join } from 'node:path';
 import type { Command } from 'commander';

@@ -1,5 +1,5 @@
 /**
- * Fine-tuning a MosaicBERT sequence classifier with the reference GLUE protocol (docs/mosaicbert.md §3.3):
+ * Fine-tuning a MosaicBERT sequence classifier with the reference GLUE protocol (the reference's `glue.py` and `yamls/finetuning/glue/mosaic-bert-base-uncased.yaml`):
  * DecoupledAdamW (betas 0.9/0.98, eps 1e-6) with the task's lr and weight decay, `linear_decay_with_warmup`
  * (warmup 0.06 of the duration, then linearly to 0), the train set in file order (no shuffling unless asked),
  * max_seq_len 256 (each batch padded to its longest example; the model runs unpadded anyway), classifier dropout

@@ -1,5 +1,5 @@
 /**
- * GLUE task readers and the reference fine-tuning protocol per task (docs/mosaicbert.md §3.3).
+ * GLUE task readers and the reference fine-tuning protocol per task (the reference's `glue.py` and `yamls/finetuning/glue/mosaic-bert-base-uncased.yaml`).
  *
  * Files are read in the official GLUE layout (`download_glue_data.py` output): tab-separated, UTF-8 (a leading
  * BOM is stripped), LF or CRLF line endings, **quoting off** (a `"` is an ordinary character; rows are split on
@@ -29,7 +29,7 @@ export interface GlueSplit {
   examples: GlueExample[];
 }
 
-/** Fine-tuning hyperparameters of one task (the reference table, §3.3). */
+/** Fine-tuning hyperparameters of one task (the reference's `yamls/finetuning/glue` table). */
 export interface TaskHyperparameters {
   lr: number;
   weight_decay: number;
@@ -63,7 +63,7 @@ export interface GlueTaskSpec extends TaskHyperparameters {
 
 const S5 = [19, 8364, 717, 10536, 90166];
 
-/** The GLUE tasks with the reference hyperparameters (mosaicml/examples `yamls/finetuning/glue`, §3.3). */
+/** The GLUE tasks with the reference hyperparameters (mosaicml/examples `yamls/finetuning/glue`). */
 export const GLUE_TASKS: Record<string, GlueTaskSpec> = {
   mnli: { name: 'mnli', dir: 'MNLI', labels: ['entailment', 'neutral', 'contradiction'], num_labels: 3,
     metrics: ['accuracy'], train: 'train.tsv', eval: { dev_matched: 'dev_matched.tsv', dev_mismatched: 'dev_mismatched.tsv' },

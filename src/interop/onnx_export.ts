@@ -1,5 +1,5 @@
 /**
- * ONNX export of the MosaicBERT encoder for inference (no MLM or classification head), docs/mosaicbert.md §1.2-1.7,
+ * ONNX export of the MosaicBERT encoder for inference (no MLM or classification head), the reference's `bert_layers.py` from `BertEmbeddings` to the last `BertLayer`,
  * written as an ONNX ModelProto with our own protobuf writer (src/interop/onnx/).
  *
  * Graph (opset 17, padded computation as an exported HF BERT does; B and S are symbolic):
@@ -47,7 +47,7 @@ function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
 
 /**
  * The `[1, H, S, S]` ALiBi bias input for sequence length `seqlen`: `-slope_h * |i - j|`, with the reference's
- * float32 slopes (docs/mosaicbert.md §1.3).
+ * float32 slopes (Press et al. 2022; the reference's `bert_layers.py`).
  */
 export function alibiBias(numHeads: number, seqlen: number): Float32Array {
   const slopes = alibiSlopes(numHeads);

@@ -4,7 +4,7 @@
  * sharded `pytorch_model.bin.index.json`), and `savePretrained(model, dir)` writes a folder that HF (with
  * `trust_remote_code`) and the PyTorch reference read back: config.json in the shape of
  * `mosaicml/mosaic-bert-base`, model.safetensors without the tied decoder key, and the bert-base-uncased tokenizer
- * files. See docs/mosaicbert.md §2 for the key names and config fields.
+ * files. See the `mosaicml/mosaic-bert-base` checkpoint files for the key names and config fields.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { writeFileAtomic } from '../data/atomic.js';

@@ -1,6 +1,6 @@
 /**
  * ALiBi slopes (Press et al. 2022) exactly as the reference `_get_alibi_head_slopes` computes them
- * (docs/mosaicbert.md §1.3): for a power of two n, `r = 2^(-8/n)` and slope_i = r * r^i (in double); otherwise the
+ * (Press et al. 2022; the reference's `bert_layers.py`): for a power of two n, `r = 2^(-8/n)` and slope_i = r * r^i (in double); otherwise the
  * slopes of the largest power of two c < n followed by every other slope of 2c, recursively. Rounded to float32 as
  * the reference's `torch.tensor(slopes, dtype=float32)`. Head order matters: 12 heads give
  * [2^-1 ... 2^-8, 2^-0.5, 2^-1.5, 2^-2.5, 2^-3.5].

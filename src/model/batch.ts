@@ -1,5 +1,5 @@
 /**
- * Unpadding (docs/mosaicbert.md §1.4, the reference's `bert_padding.unpad_input`): from a right-padded batch
+ * Unpadding (the reference's `bert_padding.unpad_input`): from a right-padded batch
  * `[B, S]` and its 0/1 attention mask, the flat row-major positions of the valid tokens (`indices`), `cu_seqlens`
  * and the gathered token and type ids. Every later layer works on the `nnz` valid rows only.
  */

@@ -1,6 +1,6 @@
 /**
  * MosaicBERT configuration, read from the fields of a Hugging Face `config.json` (the reference's
- * `configuration_bert.BertConfig`: HF BertConfig + `alibi_starting_size`, docs/mosaicbert.md §1.1 and §2).
+ * `configuration_bert.BertConfig`: HF BertConfig + `alibi_starting_size`).
  */
 import { readFileSync } from 'node:fs';
 

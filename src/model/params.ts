@@ -1,6 +1,6 @@
 /**
  * Parameters in one flat float32 buffer (and gradients in another of the same layout), with a named view per
- * tensor. Names and shapes are exactly the reference state-dict keys (docs/mosaicbert.md §1, fact 14), in the
+ * tensor. Names and shapes are exactly the reference state-dict keys (the reference's `bert_layers.py`), in the
  * reference's `named_parameters()` order; the tied decoder weight is not a separate parameter.
  */
 import { MOSAICBERT, type Architecture } from './architecture.js';

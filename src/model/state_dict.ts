@@ -1,7 +1,7 @@
 /**
  * Loading a reference state dict into a {@link ParamStore}: Composer's `model.` prefix is stripped, the tied
  * decoder weight (`cls.predictions.decoder.weight`) is accepted whether stored or not (it is the word-embedding
- * matrix), and missing / unexpected keys are reported by name (docs/mosaicbert.md fact 14).
+ * matrix), and missing / unexpected keys are reported by name (the reference checkpoints' state-dict keys).
  */
 import type { ParamStore } from './params.js';
 import { BERT_DECODER_BIAS_ALIAS, BERT_DECODER_BIAS_KEY, type Architecture } from './architecture.js';

@@ -1,6 +1,6 @@
 /**
  * Training checkpoints: one folder per save, `<folder>/ba<step>/`, holding
- * - `model.safetensors`: the weights under the reference's state-dict names (docs/mosaicbert.md §2.1; the tied
+ * - `model.safetensors`: the weights under the reference's state-dict names (the `mosaicml/mosaic-bert-base` state dict; the tied
  *   decoder weight is the word-embedding matrix and is not stored twice);
  * - `optimizer.safetensors`: DecoupledAdamW moments as `exp_avg.<name>` / `exp_avg_sq.<name>`;
  * - `state.json`: step, samples, tokens, optimizer step t, RNG state (seed + counters: dropout masks are Philox

@@ -1,6 +1,5 @@
 /**
- * Pretraining configuration: the reference's YAML (`yamls/main/mosaic-bert-base-uncased.yaml`, docs/mosaicbert.md
- * §3.1) read as it is, validated with zod, resolved into a {@link TrainConfig}.
+ * Pretraining configuration: the reference's YAML (`yamls/main/mosaic-bert-base-uncased.yaml`) read as it is, validated with zod, resolved into a {@link TrainConfig}.
  *
  * - `${key}` interpolation (OmegaConf style, top-level or dotted keys) is resolved before validation.
  * - Keys that do not apply to a single-process fp32 CPU run (streaming `data_remote`, `precision: amp_bf16`,
@@ -374,7 +373,7 @@ export function resolveConfig(rawIn: Record<string, unknown>, source = 'config')
   let grad_clip_norm = c.grad_clip_norm ?? null;
   for (const [name, v] of Object.entries(c.algorithms ?? {})) {
     if (name === 'fused_layernorm' || name === 'low_precision_layernorm') {
-      warn(`algorithms.${name}`, 'only changes the LayerNorm compute dtype under bf16/fp16 autocast (docs §4); this engine trains in fp32, so it is a no-op');
+      warn(`algorithms.${name}`, 'only changes the LayerNorm compute dtype under bf16/fp16 autocast (the reference low-precision LayerNorm algorithm); this engine trains in fp32, so it is a no-op');
     } else if (name === 'gradient_clipping') {
       const g = (v ?? {}) as Record<string, unknown>;
       if (g.clipping_type !== 'norm' || typeof g.clipping_threshold !== 'number' || !(g.clipping_threshold > 0)) {

@@ -1,5 +1,5 @@
 /**
- * Composer's `DecoupledAdamW` (docs/mosaicbert.md §3.1; Loshchilov & Hutter 2019 with Composer's scaling): per step
+ * Composer's `DecoupledAdamW` (the reference's `yamls/main/mosaic-bert-base-uncased.yaml` as Composer runs it; Loshchilov & Hutter 2019 with Composer's scaling): per step
  * t (from 1), for every parameter — biases, LayerNorm and embeddings included —
  *   p *= 1 - (lr_t / lr_initial) * weight_decay      (decay scaled by the schedule factor, not by lr)
  *   m = b1 m + (1 - b1) g ;  v = b2 v + (1 - b2) g^2

@@ -1,5 +1,5 @@
 /**
- * Composer's `LinearWithWarmupScheduler` (`linear_decay_with_warmup`; docs/mosaicbert.md §3.1): the factor that
+ * Composer's `LinearWithWarmupScheduler` (`linear_decay_with_warmup`; the reference's `yamls/main/mosaic-bert-base-uncased.yaml` as Composer runs it): the factor that
  * multiplies the peak learning rate, evaluated at time `t` = units elapsed before the step (the first step has
  * t = 0). With warmup `tw` and duration `T` (same unit):
  *   t < tw:  t / tw                                   (so the first step's lr is 0, as in Composer)

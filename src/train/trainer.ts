@@ -1,5 +1,5 @@
 /**
- * The MosaicBERT pretraining loop (docs/mosaicbert.md §3.1), as Composer runs the reference YAML:
+ * The MosaicBERT pretraining loop, as Composer runs the reference's `yamls/main/mosaic-bert-base-uncased.yaml`:
  *
  * - each optimizer step takes one global batch of `global_train_batch_size` samples from the train loader and
  *   splits it into microbatches of `device_train_microbatch_size` rows; each microbatch's loss (the mean CE over

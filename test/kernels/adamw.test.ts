@@ -1,5 +1,5 @@
 /**
- * Composer DecoupledAdamW step (docs/mosaicbert.md §3.1): hand-computed single-element cases (with and without
+ * Composer DecoupledAdamW step (the reference's `yamls/main/mosaic-bert-base-uncased.yaml` as Composer runs it): hand-computed single-element cases (with and without
  * weight decay, steps 1 and 2), native vs the float32-order reference bit for bit on random data (both paths, 1 and
  * 2 threads, several steps), and argument errors. Parity with the PyTorch fixture (expected_adamw_step*.safetensors)
  * is in the model parity tests.

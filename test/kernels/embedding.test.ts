@@ -1,5 +1,5 @@
 /**
- * Embedding kernels (docs/mosaicbert.md §1.2): native vs the float64 reference on odd shapes, both kernel paths,
+ * Embedding kernels (the reference's `BertEmbeddings`): native vs the float64 reference on odd shapes, both kernel paths,
  * 1 vs 2 threads, the padding_idx rule, repeated ids, finite differences, and argument errors.
  */
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Softmax cross-entropy (docs/mosaicbert.md §1.8): native vs the float64 reference (V = 5, 128, 30528; rows 0, 1,
+ * Softmax cross-entropy (the reference's `BertForMaskedLM`): native vs the float64 reference (V = 5, 128, 30528; rows 0, 1,
  * 7, 1000), both kernel paths, 1 vs 2 threads, aliasing, finite differences of the backward against the forward,
  * and argument errors.
  */

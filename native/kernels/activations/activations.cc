@@ -2,8 +2,8 @@
 //
 // Sources: Hendrycks & Gimpel 2016, "Gaussian Error Linear Units" (exact erf form, PyTorch
 // nn.GELU(approximate='none')); Shazeer 2020, "GLU Variants Improve Transformer" (GeGLU); MosaicBERT
-// BertGatedLinearUnitMLP (../shared/docs/mosaicbert.md §1.7: GELU on the FIRST half of the gated_layers output, times
-// the SECOND half); tanh for the classification pooler (§1.9). Contract: src/kernels/types.ts.
+// the reference's `BertGatedLinearUnitMLP` ( GELU on the FIRST half of the gated_layers output, times
+// the SECOND half); tanh for the classification pooler (`BertPooler`). Contract: src/kernels/types.ts.
 //
 // All buffers are float32. Work is split into fixed chunks of CHUNK elements (GeGLU: fixed row blocks / row pieces),
 // never derived from the thread count, and each element's result depends only on its inputs, so results are

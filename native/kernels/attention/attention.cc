@@ -1,7 +1,7 @@
 // Unpadded ALiBi attention, forward and backward: the JS bindings (`attentionForward`, `attentionBackward`, argument
 // order as in src/kernels/types.ts), the dropout mask, and the portable path. The algorithm is in attention_impl.h,
 // the AVX2+FMA primitives in attention_avx2.cc; see attention.h for the semantics and the parallel decomposition.
-// Reference: docs/mosaicbert.md sections 1.3 (ALiBi), 1.4 (unpadding), 1.5 (self-attention); FlashAttention
+// Reference: ALiBi (Press et al. 2022), the reference's `bert_padding.py` (unpadding) and `BertUnpadSelfAttention`; FlashAttention
 // (Dao et al. 2022) and FlashAttention-2 (Dao 2023) for the tiling, the online softmax and the backward.
 #include <napi.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-// Unpadded ALiBi attention (MosaicBERT `BertUnpadSelfAttention`, docs/mosaicbert.md sections 1.3-1.5), computed
+// Unpadded ALiBi attention (MosaicBERT `BertUnpadSelfAttention`, Press et al. 2022; the reference's `bert_layers.py`), computed
 // FlashAttention-style (Dao et al. 2022, "FlashAttention"; Dao 2023, "FlashAttention-2"): blocks of 64 keys x 64
 // queries (kept transposed, see attention_impl.h) with an online softmax, never an SxS matrix. Shared declarations
 // of the portable path (attention.cc), the AVX2+FMA path (attention_avx2.cc) and the materialized benchmark peer

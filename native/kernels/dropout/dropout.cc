@@ -1,8 +1,8 @@
 // Inverted dropout, forward and backward: bindings and the portable path.
 //
 // Sources: Srivastava et al. 2014 (dropout), PyTorch nn.Dropout (inverted: kept elements scaled by 1/(1-p));
-// MosaicBERT placement (../shared/docs/mosaicbert.md §1.2 after the embedding LayerNorm, §1.6 before the attention
-// output residual, §1.7 on GELU(gate) * value before `wo`, §1.9 on the pooled output; hidden_dropout_prob 0.1).
+// MosaicBERT placement (the reference's `BertEmbeddings`: after the embedding LayerNorm; `BertSelfOutput`: before the attention
+// output residual, `BertGatedLinearUnitMLP` on GELU(gate) * value before `wo`, `BertForSequenceClassification` on the pooled output; hidden_dropout_prob 0.1).
 // Contract: src/kernels/types.ts (dropoutForward / dropoutBackward).
 //
 // x, out, dOut, dX: float32 [n]; mask: Uint8Array [n] of 0/1. keep_i = philoxUniform(seed, stream, i) >= float32(p)

@@ -1,4 +1,4 @@
-// Token embeddings of MosaicBERT (`BertEmbeddings`, docs/mosaicbert.md §1.2): word + token-type lookup (there are
+// Token embeddings of MosaicBERT (the reference's `BertEmbeddings`): word + token-type lookup (there are
 // no position embeddings; LayerNorm and dropout follow as separate kernels), and the scatter-add backward of one
 // table with the PyTorch `nn.Embedding(padding_idx)` rule. See Kernels.embeddingForward/Backward in
 // src/kernels/types.ts.

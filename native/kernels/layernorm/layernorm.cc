@@ -2,7 +2,7 @@
 //
 // Sources: Ba, Kiros & Hinton 2016, "Layer Normalization"; PyTorch nn.LayerNorm / F.layer_norm (biased variance, eps
 // inside the square root); MosaicBERT post-LN placement `LayerNorm(dropout(dense(attn)) + input)` and
-// `LayerNorm(wo(...) + residual)` with eps 1e-12 (../shared/docs/mosaicbert.md §1.6, §1.7, fact 8). Contract:
+// `LayerNorm(wo(...) + residual)` with eps 1e-12 (the reference's `BertSelfOutput`). Contract:
 // src/kernels/types.ts (layerNormForward / layerNormBackward).
 //
 // Shapes (row-major float32): x, residual, sum, out, dOut, s, dX [rows, cols]; gamma, beta, dGamma, dBeta [cols];

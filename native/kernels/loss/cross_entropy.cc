@@ -1,4 +1,4 @@
-// Softmax cross-entropy of the MLM head (`BertForMaskedLM`, docs/mosaicbert.md §1.8: `CrossEntropyLoss` over the
+// Softmax cross-entropy of the MLM head (the reference's `BertForMaskedLM`: `CrossEntropyLoss` over the
 // masked rows only, V = 30528 classes) and of the classification head. See Kernels.crossEntropyForward/Backward in
 // src/kernels/types.ts.
 //

@@ -1,4 +1,4 @@
-// One step of Composer's DecoupledAdamW (docs/mosaicbert.md §3.1; Loshchilov & Hutter, "Decoupled Weight Decay
+// One step of Composer's DecoupledAdamW (the reference's `yamls/main/mosaic-bert-base-uncased.yaml` as Composer runs it; Loshchilov & Hutter, "Decoupled Weight Decay
 // Regularization", ICLR 2019, with Composer's variant: the decay is scaled by the schedule factor lr_t / lr_0, NOT
 // by lr). See Kernels.adamwStep in src/kernels/types.ts for the formula and the caller's float64 scalars.
 //

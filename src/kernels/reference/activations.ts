@@ -3,8 +3,8 @@
  *
  * Sources: Hendrycks & Gimpel 2016, "Gaussian Error Linear Units (GELUs)" (exact form
  * `gelu(x) = x/2 (1 + erf(x/sqrt2))`, PyTorch `nn.GELU(approximate='none')`); Shazeer 2020, "GLU Variants Improve
- * Transformer" (GeGLU); MosaicBERT `BertGatedLinearUnitMLP` (../shared/docs/mosaicbert.md §1.7: for
- * `x: [rows, 2I]`, GELU on the FIRST I columns times the SECOND I columns, `out: [rows, I]`); tanh of the pooler (§1.9).
+ * Transformer" (GeGLU); the reference's `BertGatedLinearUnitMLP` ( for
+ * `x: [rows, 2I]`, GELU on the FIRST I columns times the SECOND I columns, `out: [rows, I]`); tanh of the pooler (`BertPooler`).
  *
  * Inputs and outputs are float32 arrays; every intermediate is float64, rounded once on store. `1 + erf(z)` is
  * computed as `erfc(-z)` so that GELU keeps full relative accuracy for negative x.

@@ -1,5 +1,5 @@
 /**
- * Oracle of one Composer `DecoupledAdamW` step (docs/mosaicbert.md §3.1; Loshchilov & Hutter, "Decoupled Weight
+ * Oracle of one Composer `DecoupledAdamW` step (the reference's `yamls/main/mosaic-bert-base-uncased.yaml` as Composer runs it; Loshchilov & Hutter, "Decoupled Weight
  * Decay Regularization", ICLR 2019, in Composer's form: the decay multiplier is `1 - (lr_t / lr_0) * wd`, scaled by
  * the schedule factor and NOT by lr). Semantics: `Kernels.adamwStep` in ../types.ts.
  *

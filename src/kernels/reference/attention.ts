@@ -1,6 +1,6 @@
 /**
  * Float64 oracle of the unpadded bidirectional ALiBi attention (MosaicBERT `BertUnpadSelfAttention`, the PyTorch
- * path; docs/mosaicbert.md sections 1.3 ALiBi, 1.4 unpadding, 1.5 self-attention), plus the ALiBi slopes.
+ * path: ALiBi, Press et al. 2022; unpadding, `bert_padding.py`; `BertUnpadSelfAttention`), plus the ALiBi slopes.
  *
  * The plain materialized algorithm, one (sequence, head) at a time, every intermediate in float64:
  * - `qkv: [nnz, 3*H*d]` float32, columns `[Q | K | V]`, head h in columns `h*d .. h*d+d` of each block;

@@ -2,7 +2,7 @@
  * Float64 oracle for inverted dropout, forward and backward.
  *
  * Sources: Srivastava et al. 2014 (dropout); PyTorch `nn.Dropout` (kept elements scaled by 1/(1-p)); MosaicBERT
- * placement (../shared/docs/mosaicbert.md §1.2, §1.6, §1.7, §1.9; hidden_dropout_prob 0.1).
+ * placement (the reference's `BertEmbeddings`; hidden_dropout_prob 0.1).
  *
  * x, out, dOut, dX float32 `[n]`; mask Uint8Array `[n]` of 0/1. `keep_i = philoxUniform(seed, stream, i) >= fround(p)`
  * (Philox4x32-10, ./philox.ts, bit-identical to the native generator), `out_i = keep_i ? x_i / (1 - p) : 0`.

@@ -1,5 +1,5 @@
 /**
- * Float64 oracle of the embedding kernels (MosaicBERT `BertEmbeddings`, docs/mosaicbert.md §1.2): the word +
+ * Float64 oracle of the embedding kernels (the reference's `BertEmbeddings`): the word +
  * token-type lookup (no position embeddings) and the scatter-add backward of one table with PyTorch's
  * `nn.Embedding(padding_idx)` rule. Shapes and semantics: `Kernels.embeddingForward` / `embeddingBackward` in
  * ../types.ts.

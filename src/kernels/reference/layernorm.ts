@@ -2,7 +2,7 @@
  * Float64 oracle for LayerNorm with a fused residual add (post-LN), forward and backward.
  *
  * Sources: Ba, Kiros & Hinton 2016, "Layer Normalization"; PyTorch `F.layer_norm` (biased variance, eps inside the
- * square root); MosaicBERT post-LN `LayerNorm(x + residual)` with eps 1e-12 (../shared/docs/mosaicbert.md §1.6, §1.7).
+ * square root); MosaicBERT post-LN `LayerNorm(x + residual)` with eps 1e-12 (the reference's `BertSelfOutput`).
  *
  * Shapes (row-major float32): x, residual, sum, out, dOut, s, dX `[rows, cols]`; gamma, beta, dGamma, dBeta `[cols]`;
  * mean, rstd `[rows]`. The residual sum `s = x + residual` is a float32 addition (that is what the native kernel and

@@ -1,5 +1,5 @@
 /**
- * Float64 oracle of the softmax cross-entropy (MosaicBERT MLM head, docs/mosaicbert.md §1.8: PyTorch
+ * Float64 oracle of the softmax cross-entropy (MosaicBERT MLM head, the reference's `BertForMaskedLM`: PyTorch
  * `CrossEntropyLoss` = `log_softmax` + `nll_loss` over the masked rows, V = 30528; also the classification head).
  * Shapes and semantics: `Kernels.crossEntropyForward` / `crossEntropyBackward` in ../types.ts.
  */

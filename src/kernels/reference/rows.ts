@@ -1,6 +1,6 @@
 /**
- * Float64 oracle of the row and vector utilities: row gather/scatter (unpad/pad, docs/mosaicbert.md §1.4; MLM
- * subset selection, §1.8), `axpby` (gradient accumulation/scaling) and `sumSquares` (gradient norms).
+ * Float64 oracle of the row and vector utilities: row gather/scatter (unpad/pad, the reference's `bert_padding.py`; MLM
+ * subset selection in `BertForMaskedLM`), `axpby` (gradient accumulation/scaling) and `sumSquares` (gradient norms).
  * Semantics: `Kernels.gatherRows` ... `sumSquares` in ../types.ts.
  */
 import type { Kernels } from '../types.js';
