@@ -9,7 +9,9 @@
  * 2. the global gradient norm; a NaN/Inf loss or norm stops the run before the optimizer step
  *    ({@link TrainingDivergedError}, naming the step);
  * 3. optional global-norm clipping (`g *= clip / (norm + 1e-6)` when norm > clip);
- * 4. the DecoupledAdamW step at the scheduled learning rate (the caller evaluates the schedule).
+ * 4. the DecoupledAdamW step at the scheduled learning rate (the caller evaluates the schedule);
+ * 5. pruning masks (`Linear.mask`, set by a pruner) are applied to the gradients before the optimizer step and to
+ *    the weights after it, so AdamW's moments and weight decay never revive a pruned weight.
  *
  * Dropout masks are keyed by `(seed, dropoutBase + microbatch)`, so a step is a pure function of the weights, the
  * optimizer state, the batch and that counter.
@@ -18,6 +20,7 @@ import type { Kernels } from '../kernels/types.js';
 import type { ParamStore } from '../model/params.js';
 import type { PaddedBatch } from '../model/batch.js';
 import type { DecoupledAdamW } from './decoupled_adamw.js';
+import type { Linear } from '../model/layers/linear.js';
 
 /** What the step needs of a model (both MaskedLMModel and SequenceClassificationModel are). */
 export interface TrainableModel {
@@ -28,6 +31,8 @@ export interface TrainableModel {
   forward(batch: PaddedBatch & { labels?: Int32Array | Float32Array }, opts: { training: boolean; seed: number; step: number }):
     { loss?: number; numTargets?: number };
   backward(lossScale: number): void;
+  /** The model's projections (for pruning masks); optional. */
+  linears?(): Linear[];
 }
 
 /** A global batch with its labels: per token (`[B * S]`, MLM) or per sequence (`[B]`, classification). */
@@ -128,7 +133,10 @@ export class TrainingStep {
     }
     const clip = this.o.gradClipNorm;
     if (clip !== null && gradNorm > clip) model.k.axpby(g.length, clip / (gradNorm + 1e-6), g, 0, g);
+    const masked = model.linears?.().filter((l) => l.mask) ?? [];
+    for (const l of masked) l.applyMask(model.grads!);
     this.optimizer.step(model.grads!, lr);
+    for (const l of masked) l.applyMask();
     return { loss, gradNorm, targets };
   }
 }
