@@ -8,7 +8,7 @@
  * re-initialised, pooler kept); the other tasks start from the pretrained model (classifier and, for an MLM
  * checkpoint, the pooler randomly initialised).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
 import { SequenceClassificationModel } from '../model/classification.js';
@@ -90,8 +90,13 @@ export interface FinetuneOptions {
   allowResumeMismatch?: boolean;
   /** Save a checkpoint every N steps (default: the eval interval; 0: never). The last `keepCheckpoints` are kept. */
   saveInterval?: number;
-  /** Checkpoints kept (default 1). */
+  /** Checkpoints kept during the run (default 1). */
   keepCheckpoints?: number;
+  /**
+   * Keep the checkpoints after the run has finished and saved its model (default false: they are removed, since a
+   * GLUE suite would otherwise keep weights + AdamW moments of every task and seed).
+   */
+  keepCheckpointsAtEnd?: boolean;
   /** Rows per microbatch (default: the whole batch). The gradient is the same sample-weighted mean. */
   microbatchSize?: number;
   /** Clip the global gradient norm (default: no clipping, as the reference). */
@@ -450,6 +455,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     wall_time_s: (performance.now() - t0) / 1000, train_time_s: trainSeconds, model_dir: modelDir,
   };
   writeFileAtomic(join(o.outDir, 'metrics.json'), JSON.stringify(result, null, 2) + '\n');
+  if (!o.keepCheckpointsAtEnd) rmSync(ckDir, { recursive: true, force: true });
   log.write({ type: 'end', step: total, elapsed_s: trainSeconds, score: result.final?.score, model_dir: modelDir });
   return result;
 }

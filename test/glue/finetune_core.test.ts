@@ -25,6 +25,7 @@ test('classic BERT fine-tunes through finetune(); the saved classifier keeps HF 
     num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 300 }), { initSeed: 2 }), join(root, 'mlm'));
   const r = await finetune({ task: 'sst2', model: join(root, 'mlm'), dataDir: GLUE, outDir: join(root, 'sst2'), maxSteps: 4, ...small });
   assert.equal(r.total_steps, 4);
+  assert.ok(!existsSync(join(root, 'sst2', 'checkpoints')), 'checkpoints are removed once the model is saved');
   const { model, info } = loadPretrained(join(root, 'sst2', 'model'), { warn: () => {} });
   assert.equal(info.modelType, 'bert');
   assert.equal(info.head, 'classification');
@@ -45,10 +46,10 @@ test('fine-tuning resume: stop after step 2, resume, end bit-identical to an uni
   savePretrained(new MosaicBertForMaskedLM(cfg, { initSeed: 4 }), join(root, 'mlm'));
   const base = { task: 'sst2', model: join(root, 'mlm'), dataDir: GLUE, maxSteps: 6, saveInterval: 2, keepCheckpoints: 3,
     shuffle: true, microbatchSize: 3, ...small };
-  const a = await finetune({ ...base, outDir: join(root, 'a') });
+  const a = await finetune({ ...base, outDir: join(root, 'a'), keepCheckpointsAtEnd: true });
   // An interrupted run: only its step-2 checkpoint survived.
   cpSync(join(root, 'a', 'checkpoints', 'ba2'), join(root, 'b', 'checkpoints', 'ba2'), { recursive: true });
-  const b = await finetune({ ...base, outDir: join(root, 'b'), resume: true });
+  const b = await finetune({ ...base, outDir: join(root, 'b'), resume: true, keepCheckpointsAtEnd: true });
   const wa = readFileSync(join(root, 'a', 'model', 'model.safetensors')), wb = readFileSync(join(root, 'b', 'model', 'model.safetensors'));
   assert.ok(wa.equals(wb), 'final weights differ after resume');
   const strip = (r: FinetuneResult) => r.evals.map((e) => ({ step: e.step, metrics: e.metrics }));
