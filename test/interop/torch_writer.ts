@@ -108,3 +108,47 @@ export function writeTorchStateDict(tensors: Map<string, Tensor>): Uint8Array {
   }
   return writeTorchZip(storages, views);
 }
+
+/**
+ * A Composer-style checkpoint (`torch.save(state_dict)` of Composer's Trainer): `{'state': {'model': OrderedDict of
+ * 'model.<key>' -> tensor, 'optimizers': {}, 'timestamp': <composer Timestamp object>, 'run_name': ...}, 'rng':
+ * [{'numpy': <numpy array object>, 'python': ...}]}` with F32 tensors (one storage each). The non-tensor objects
+ * are classes outside a state dict's allowlist, as in real Composer files. `extraGlobal` adds one more object of
+ * that class to the rng entry (e.g. `os.system`, to test refusal).
+ */
+export function writeComposerCheckpoint(tensors: Map<string, Tensor>, opts: { prefix?: string; extraGlobal?: [string, string]; noModel?: boolean } = {}): Uint8Array {
+  const prefix = opts.prefix ?? 'model.';
+  const storages: Float32Array[] = [];
+  const p = new PickleBuilder().proto(2).raw(0x7d).mark();           // EMPTY_DICT, MARK
+  p.str('state').raw(0x7d).mark();
+  if (!opts.noModel) {
+    p.str('model').global('collections', 'OrderedDict').emptyTuple().reduce().mark();
+    for (const [key, t] of tensors) {
+      const stride: number[] = [];
+      let s = 1;
+      for (let d = t.shape.length - 1; d >= 0; d--) { stride.unshift(s); s *= t.shape[d]; }
+      p.str(prefix + key).global('torch._utils', '_rebuild_tensor_v2').mark()
+        .mark().str('storage').global('torch', 'FloatStorage').str(String(storages.length)).str('cpu').int(t.data.length).tuple().binpersid()
+        .int(0).ints(t.shape).ints(stride).newfalse()
+        .global('collections', 'OrderedDict').emptyTuple().reduce()
+        .tuple().reduce();
+      storages.push((t.data as Float32Array).slice());
+    }
+    p.setitems();
+  }
+  p.str('optimizers').raw(0x7d);
+  p.str('timestamp').global('composer.core.time', 'Timestamp').emptyTuple().reduce().raw(0x7d).mark().str('batch').int(20).setitems().raw(0x62);
+  p.str('run_name').str('mosaic-bert-test');
+  p.setitems();
+  p.str('rng').raw(0x5d).mark().raw(0x7d).mark();                    // EMPTY_LIST, MARK, EMPTY_DICT, MARK
+  p.str('numpy').global('numpy.core.multiarray', '_reconstruct').mark().global('numpy', 'ndarray').ints([0]).str('b').tuple().reduce()
+    .mark().int(1).ints([624]).str('u4-state').tuple().raw(0x62);     // BUILD with a state tuple
+  if (opts.extraGlobal) p.str('evil').global(opts.extraGlobal[0], opts.extraGlobal[1]).mark().str('echo hi').tuple().reduce();
+  p.setitems().raw(0x65);                                              // SETITEMS, APPENDS
+  p.setitems().stop();
+  return writeZip([
+    { name: 'ck/data.pkl', data: p.build() },
+    ...storages.map((s, i) => ({ name: `ck/data/${i}`, data: new Uint8Array(s.buffer, s.byteOffset, s.byteLength) })),
+    { name: 'ck/version', data: Buffer.from('3\n') },
+  ]);
+}
