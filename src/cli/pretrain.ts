@@ -4,14 +4,16 @@
  * throughput and MFU, fill-mask on a few sentences, and `<run>/report.html`.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, rmdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { getNumThreads, setNumThreads } from '../kernels/native.js';
 import { loadConfig } from '../train/config.js';
 import { ensurePrepared, findData } from '../train/data.js';
-import { listCheckpoints } from '../train/checkpoint.js';
+import { findResumeCheckpoint, listCheckpoints, removeIncompleteCheckpoints } from '../train/checkpoint.js';
+import { repairRunLog } from '../train/run_log.js';
+import { cleanUpFailedRun } from '../train/run_cleanup.js';
 import { unigramEntropy } from '../train/metrics.js';
 import { formatDuration } from '../train/time.js';
 import { Trainer, TrainingDivergedError, type TrainEvent } from '../train/trainer.js';
@@ -67,31 +69,62 @@ export function registerPretrain(program: Command): void {
     .option('--fill-mask <texts...>', 'sentences with one [MASK] to fill at the end (default: three examples)')
     .action(async (file: string | undefined, o: PretrainOptions) => {
       const overrides = [...o.set];
-      const flag = (key: string, v: string | undefined) => { if (v !== undefined) overrides.push(`${key}=${v}`); };
-      flag('max_duration', o.maxDuration); flag('seed', o.seed); flag('optimizer.lr', o.lr);
-      flag('global_train_batch_size', o.globalBatchSize); flag('device_train_microbatch_size', o.microbatchSize);
-      flag('eval_interval', o.evalInterval); flag('save_interval', o.saveInterval); flag('threads', o.threads);
-      const { config: cfg, warnings } = loadConfig({ file, preset: o.preset, overrides });
+      const flags: Record<string, string> = {};
+      const flag = (key: string, name: string, v: string | undefined) => {
+        if (v === undefined) return;
+        overrides.push(`${key}=${v}`);
+        flags[key] = name;
+      };
+      if (o.threads !== undefined && !/^\d+$/.test(o.threads.trim())) throw new Error(`--threads: expected an integer in [1, 1024], got '${o.threads}'`);
+      if (o.threads !== undefined && !(Number(o.threads) >= 1 && Number(o.threads) <= 1024)) {
+        throw new Error(`--threads: expected an integer in [1, 1024], got '${o.threads}'`);
+      }
+      flag('max_duration', '--max-duration', o.maxDuration); flag('seed', '--seed', o.seed); flag('optimizer.lr', '--lr', o.lr);
+      flag('global_train_batch_size', '--global-batch-size', o.globalBatchSize);
+      flag('device_train_microbatch_size', '--microbatch-size', o.microbatchSize);
+      flag('eval_interval', '--eval-interval', o.evalInterval); flag('save_interval', '--save-interval', o.saveInterval);
+      flag('threads', '--threads', o.threads);
+      const { config: cfg, warnings } = loadConfig({ file, preset: o.preset, overrides, flags });
       for (const w of warnings) console.error(`warning: ${w}`);
       if (cfg.threads > 0) setNumThreads(cfg.threads);
       const runDir = resolve(o.runDir ?? join('runs', cfg.run_name));
       const resuming = o.resume || cfg.autoresume || cfg.load_path !== null;
       const ckDir = cfg.save_folder ? resolve(runDir, cfg.save_folder.replaceAll('{run_name}', cfg.run_name)) : join(runDir, 'checkpoints');
+      for (const p of removeIncompleteCheckpoints(ckDir)) console.error(`removed ${p} (left by an interrupted save or removal)`);
       if (!resuming && listCheckpoints(ckDir).length) {
         throw new Error(`${runDir} already holds checkpoints; pass --resume to continue that run, or --run-dir for a new one`);
       }
+      // --resume / autoresume: the newest checkpoint that verifies, naming what was wrong with newer ones.
+      let resumeFrom: string | undefined;
+      if ((o.resume || cfg.autoresume) && cfg.load_path === null) {
+        const found = findResumeCheckpoint(ckDir);
+        for (const s of found.skipped) console.error(`warning: skipping checkpoint ${s.dir}: ${s.problem}`);
+        if (found.dir) resumeFrom = found.dir;
+        else if (o.resume) {
+          throw new Error(`--resume: no intact checkpoint in ${ckDir}` + (found.skipped.length ? ` (${found.skipped.length} damaged, named above)` : ''));
+        }
+      }
+      const repaired = repairRunLog(join(runDir, 'log.jsonl'));
+      if (repaired.message) console.error(`warning: ${repaired.message}`);
+      const createdRunDir = !existsSync(runDir);
 
       // Data: find, prepare into a cache beside the runs (shared by runs with the same data settings).
       const sel = findData(cfg, o.data);
       const key = createHash('sha256').update(JSON.stringify([sel.inputs, cfg.max_seq_len, cfg.data_mode, cfg.val_fraction, cfg.seed])).digest('hex').slice(0, 12);
-      const cache = join(dirname(runDir), '.cache', `prepared-${key}`);
+      const cacheRoot = join(dirname(runDir), '.cache'), cache = join(cacheRoot, `prepared-${key}`);
+      const createdCacheRoot = !existsSync(cacheRoot);
       console.error(`data: ${sel.inputs.join(', ')} (from ${sel.source})`);
       const pb = prepareProgressBar(o.progress);
-      const data = await ensurePrepared(sel.inputs, cache, cfg, pb.update);
-      pb.stop();
-      console.error(`data: ${data.dir}${data.prepared ? ' (prepared now)' : ''}: train ${data.train.num_samples} samples` +
-        `${data.val ? `, val ${data.val.num_samples}` : ', no validation split (no evaluation)'}`);
-
+      let data;
+      try {
+        data = await ensurePrepared(sel.inputs, cache, cfg, pb.update);
+      } catch (e) {
+        // prepare() removed the cache folder it created; an emptied .cache/ this run created goes too.
+        if (createdCacheRoot) try { rmdirSync(cacheRoot); } catch { /* not empty or absent */ }
+        throw e;
+      } finally {
+        pb.stop();
+      }
       // Progress display.
       const multi = o.progress && cfg.progress_bar ? new cliProgress.MultiBar({
         format: '{bar} {percentage}% | step {value}/{total} | loss {loss} | {tps} tok/s | MFU {mfu}% | lr {lr} | ETA {etaf}',
@@ -126,12 +159,16 @@ export function registerPretrain(program: Command): void {
           say(`checkpoint ${e.dir} (${e.seconds.toFixed(1)} s)${e.removed.length ? `, removed ${e.removed.length} old` : ''}`);
         }
       };
-      const trainer = new Trainer({ config: cfg, train: data.train, val: data.val, runDir, resume: o.resume || undefined, onEvent });
+      let trainer: Trainer;
       let result;
       try {
+        trainer = new Trainer({ config: cfg, train: data.train, val: data.val, runDir, resume: resumeFrom ?? (o.resume || undefined), onEvent });
         result = await trainer.fit();
       } catch (e) {
         multi?.stop();
+        if (!(e instanceof TrainingDivergedError)) {
+          for (const p of cleanUpFailedRun(runDir, ckDir, createdRunDir)) console.error(`removed ${p} (the run failed)`);
+        }
         if (e instanceof TrainingDivergedError) {
           console.error(`mosaicbert: ${e.message}`);
           console.error(`report: ${writeReport(runDir)}`);
@@ -141,6 +178,7 @@ export function registerPretrain(program: Command): void {
         throw e;
       }
       multi?.stop();
+      removeIncompleteCheckpoints(ckDir);
 
       // Summary.
       const st = result.state;

@@ -78,7 +78,14 @@ export async function* readLines(path: string, errors: EncodingErrors = 'strict'
     lineStart += bytes.length + 1;
     return { text, line: ++lineNo };
   };
+  let first = true;
   for await (const chunk of readBytes(path)) {
+    if (first) {
+      // As git and grep decide: a NUL byte near the start means a binary file (checked before any line is decoded).
+      const nul = chunk.subarray(0, 8192).indexOf(0);
+      if (nul >= 0) throw new Error(`${label}: a NUL byte at byte offset ${nul}: a binary file, not text`);
+      first = false;
+    }
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
       let piece = chunk.subarray(start, nl);
