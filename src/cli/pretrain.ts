@@ -4,7 +4,7 @@
  * throughput and MFU, fill-mask on a few sentences, and `<run>/report.html`.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, rmdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -13,7 +13,7 @@ import { loadConfig } from '../train/config.js';
 import { ensurePrepared, findData } from '../train/data.js';
 import { findResumeCheckpoint, listCheckpoints, removeIncompleteCheckpoints } from '../train/checkpoint.js';
 import { repairRunLog } from '../train/run_log.js';
-import { cleanUpFailedRun } from '../train/run_cleanup.js';
+import { cleanUpFailedRun, outermostMissing, removeEmptyFoldersUpTo } from '../train/run_cleanup.js';
 import { unigramEntropy } from '../train/metrics.js';
 import { formatDuration } from '../train/time.js';
 import { Trainer, TrainingDivergedError, type TrainEvent } from '../train/trainer.js';
@@ -112,15 +112,15 @@ export function registerPretrain(program: Command): void {
       const sel = findData(cfg, o.data);
       const key = createHash('sha256').update(JSON.stringify([sel.inputs, cfg.max_seq_len, cfg.data_mode, cfg.val_fraction, cfg.seed])).digest('hex').slice(0, 12);
       const cacheRoot = join(dirname(runDir), '.cache'), cache = join(cacheRoot, `prepared-${key}`);
-      const createdCacheRoot = !existsSync(cacheRoot);
+      const createdTop = outermostMissing(cache);
       console.error(`data: ${sel.inputs.join(', ')} (from ${sel.source})`);
       const pb = prepareProgressBar(o.progress);
       let data;
       try {
         data = await ensurePrepared(sel.inputs, cache, cfg, pb.update);
       } catch (e) {
-        // prepare() removed the cache folder it created; an emptied .cache/ this run created goes too.
-        if (createdCacheRoot) try { rmdirSync(cacheRoot); } catch { /* not empty or absent */ }
+        // prepare() removed the dataset folder it created; the empty parents this run created (.cache/, runs/) go too.
+        removeEmptyFoldersUpTo(cacheRoot, createdTop);
         throw e;
       } finally {
         pb.stop();

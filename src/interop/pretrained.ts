@@ -157,8 +157,21 @@ function sameData(a: Tensor, b: Tensor): boolean {
 }
 
 /** True for a weight of the encoder body (embeddings and layers), which may not silently be random; heads may. */
-function isBodyWeight(name: string): boolean {
+export function isEncoderWeight(name: string): boolean {
   return /^bert\.(embeddings|encoder)\./.test(name);
+}
+
+/**
+ * Strict loading: throws when `missing` (parameter names a checkpoint did not provide) includes encoder or
+ * embedding weights ({@link isEncoderWeight}); head weights may be missing.
+ * @param source the checkpoint file or folder, for the message.
+ * @throws Error naming `source` and listing the missing encoder/embedding keys.
+ */
+export function assertEncoderWeightsPresent(missing: readonly string[], source: string): void {
+  const body = missing.filter(isEncoderWeight);
+  if (!body.length) return;
+  throw new Error(`${source}: missing encoder/embedding weights: ${body.join(', ')}; the model would run with random ` +
+    'values there. Check the checkpoint, or pass allowMissingWeights (--allow-missing-weights) to initialise them randomly');
 }
 
 /**
@@ -228,11 +241,7 @@ export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): {
   const present = (n: string) => sd.has(n) || (n === WORD_EMBEDDINGS_KEY && sd.has(TIED_DECODER_KEY));
   const shapes = classic ? bertParamShapes(config as BertConfig, head) : paramShapes(config as MosaicBertConfig, head);
   const absent = shapes.map(([n]) => n).filter((n) => !present(n));
-  const absentBody = absent.filter(isBodyWeight);
-  if (absentBody.length && !opts.allowMissingWeights) {
-    throw new Error(`${src}: missing encoder/embedding weights: ${absentBody.join(', ')}; the model would run with random ` +
-      'values there. Check the checkpoint, or pass allowMissingWeights (--allow-missing-weights) to initialise them randomly');
-  }
+  if (!opts.allowMissingWeights) assertEncoderWeightsPresent(absent, src);
   const needInit = absent.length > 0;
   const mopts = { kernels: opts.kernels, noInit: !needInit, initSeed: opts.initSeed };
   let model: AnyPretrainedModel;

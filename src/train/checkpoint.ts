@@ -201,7 +201,7 @@ export function verifySafetensorsFile(path: string): string | null {
 export function verifyCheckpoint(dir: string): string | null {
   if (!existsSync(join(dir, 'COMPLETE'))) return `${dir}: no COMPLETE marker (an interrupted save)`;
   try {
-    const meta = readStateJson(dir);
+    const meta = readCheckpointState(dir);
     if (typeof meta.state?.step !== 'number') return `${join(dir, 'state.json')}: no state.step`;
   } catch (e) {
     return (e as Error).message;
@@ -224,7 +224,11 @@ export function findResumeCheckpoint(folder: string): { dir: string | null; step
   return { dir: null, step: 0, skipped };
 }
 
-function readStateJson(dir: string): { state: TrainerState; config: unknown } {
+/**
+ * Reads `<dir>/state.json` of a checkpoint.
+ * @throws Error naming the file when it cannot be read, is not JSON (e.g. truncated) or holds no state object.
+ */
+export function readCheckpointState(dir: string): { state: TrainerState; config: unknown } {
   const p = join(dir, 'state.json');
   let text: string;
   try { text = readFileSync(p, 'utf8'); } catch (e) { throw new Error(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
@@ -244,7 +248,7 @@ function readStateJson(dir: string): { state: TrainerState; config: unknown } {
  */
 export function loadCheckpoint(dir: string, params: ParamStore, opt: DecoupledAdamW | null): LoadedCheckpoint {
   if (!existsSync(join(dir, 'COMPLETE'))) throw new Error(`${dir}: not a complete checkpoint (no COMPLETE marker)`);
-  const meta = readStateJson(dir);
+  const meta = readCheckpointState(dir);
   const w = readSafetensors(join(dir, 'model.safetensors'));
   const rep = loadStateDict(params, w.tensors, join(dir, 'model.safetensors'));
   if (rep.missing.length) throw new Error(`${dir}/model.safetensors: missing ${rep.missing.join(', ')}`);

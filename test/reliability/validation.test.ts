@@ -3,7 +3,7 @@
  * variable the user gave (not the preset), with the value's meaning; nothing starts training or writes a run folder.
  */
 import assert from 'node:assert/strict';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { loadConfig } from '../../src/train/config.js';
@@ -84,4 +84,38 @@ test('pretrain CLI: bad flags, env and an empty config file fail before anything
   assertUserError(runCli(['fill-mask', '--model', dir, 'a [MASK]'], { env: { MOSAICBERT_KERNEL: 'bogus' } }), /MOSAICBERT_KERNEL: .* got 'bogus'/);
   assertUserError(runCli(['fill-mask', '--model', dir, '--top-k', '0', 'a [MASK]']), /--top-k must be a positive integer, got '0'/);
   assert.equal(existsSync(runDir), false, 'no run folder');
+});
+
+test('a failed pretrain removes the run folder and the folders it created; an existing run folder is kept', async () => {
+  const base = join(dir, 'cleanup');
+  mkdirSync(base);
+  const pre = (data: string, run: string, extra: string[] = []) => runCli(['pretrain', '--preset', 'mosaic-bert-tiny', '--data', data,
+    '--run-dir', join(base, 'runs', run), '--no-progress', '--threads', '1', '--set', 'max_seq_len=32', ...extra]);
+  // prepare fails (a binary file): no runs/, no .cache/prepared-*.
+  writeFileSync(join(base, 'prog.txt'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x00]));
+  assertUserError(pre(join(base, 'prog.txt'), 'a'), /prog\.txt: a NUL byte at byte offset 6: a binary file/);
+  assert.deepEqual(readdirSync(base), ['prog.txt']);
+  // An empty corpus: the same.
+  writeFileSync(join(base, 'empty.jsonl'), '');
+  assertUserError(pre(join(base, 'empty.jsonl'), 'a'), /empty\.jsonl: no text to prepare/);
+  assert.deepEqual(readdirSync(base).sort(), ['empty.jsonl', 'prog.txt']);
+  // The trainer fails after creating the run folder (fewer samples than one batch): the run folder goes, the
+  // prepared (complete, reusable) dataset stays.
+  const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ text: `document number ${i} has a few words in it.` }));
+  writeFileSync(join(base, 'small.jsonl'), lines.join('\n') + '\n');
+  assertUserError(pre(join(base, 'small.jsonl'), 'b', ['--global-batch-size', '64', '--microbatch-size', '64']), /fewer than one global batch of 64/);
+  assert.deepEqual(readdirSync(join(base, 'runs')), ['.cache']);
+  const [prepared] = readdirSync(join(base, 'runs', '.cache'));
+  assert.ok(existsSync(join(base, 'runs', '.cache', prepared, 'train', 'index.json')));
+  // A run folder that existed before is kept as it was.
+  mkdirSync(join(base, 'runs', 'c'));
+  writeFileSync(join(base, 'runs', 'c', 'notes.md'), 'mine');
+  assertUserError(pre(join(base, 'small.jsonl'), 'c', ['--global-batch-size', '64', '--microbatch-size', '64']), /fewer than one global batch/);
+  assert.ok(readdirSync(join(base, 'runs', 'c')).includes('notes.md'));
+});
+
+test('other commands: --threads in [1, 1024], --lr > 0', () => {
+  assertUserError(runCli(['bench', 'kernels', '--threads', 'abc']), /--threads: expected an integer in \[1, 1024\], got 'abc'/);
+  assertUserError(runCli(['finetune', '--task', 'sst2', '--model', dir, '--threads', '0']), /--threads: expected an integer in \[1, 1024\], got '0'/);
+  assertUserError(runCli(['finetune', '--task', 'sst2', '--model', dir, '--lr', '0']), /--lr: expected a positive number, got '0'/);
 });
