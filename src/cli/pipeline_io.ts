@@ -2,7 +2,8 @@
  * Input and output of the pipeline commands: inputs from TEXT arguments or a file (one per line, blank lines
  * skipped), results as JSONL (one JSON object per input, in input order), errors naming the file and line.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { assertOutputFilePath } from '../data/atomic.js';
 import { dirname, resolve } from 'node:path';
 import { PipelineInputError } from '../pipelines/common.js';
 import { decodeUtf8, type EncodingErrors } from '../data/utf8.js';
@@ -55,15 +56,22 @@ export function jsonlWriter(out: string | undefined): JsonlSink {
   if (!out || out === '-') {
     return { write: (o) => process.stdout.write(JSON.stringify(o) + '\n'), commit: () => {}, abort: () => {} };
   }
-  const target = resolve(out);
-  if (existsSync(target) && statSync(target).isDirectory()) throw new Error(`--out ${out}: is a folder, expected a file path`);
-  const dir = dirname(target);
-  if (!existsSync(dir)) throw new Error(`--out ${out}: the folder ${dir} does not exist`);
+  const target = resolve(out), dir = dirname(target);
+  assertOutputFilePath(target, `--out ${out}`);
   const tmp = `${target}.tmp-${process.pid}`;
   let fd: number;
   try { fd = openSync(tmp, 'w'); } catch (e) { throw new Error(`--out ${out}: cannot create a file in ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
   let open = true;
-  const close = () => { if (open) { open = false; closeSync(fd); } };
+  // Ctrl-C / SIGTERM while writing: remove the temporary file (the target stays as it was), exit as the signal would.
+  const onSignal = (sig: NodeJS.Signals) => { abort(); process.exit(sig === 'SIGINT' ? 130 : 143); };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const close = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (open) { open = false; closeSync(fd); }
+  };
+  const abort = () => { close(); rmSync(tmp, { force: true }); };
   return {
     write: (o) => { writeSync(fd, JSON.stringify(o) + '\n'); },
     commit: () => {
@@ -77,7 +85,7 @@ export function jsonlWriter(out: string | undefined): JsonlSink {
         throw new Error(`--out ${out}: cannot write (${(e as Error).message})`);
       }
     },
-    abort: () => { close(); rmSync(tmp, { force: true }); },
+    abort,
   };
 }
 

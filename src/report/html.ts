@@ -3,7 +3,8 @@
  * from a run's `log.jsonl`: summary table, training loss with evaluation loss, evaluation accuracy, learning rate,
  * throughput (non-pad tokens/s) and MFU curves.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { assertOutputFilePath, writeFileAtomic } from '../data/atomic.js';
 import { join } from 'node:path';
 
 type Pt = [number, number];
@@ -198,20 +199,22 @@ export function writeReportSvgs(run: string, dir: string): string[] {
     const slug = c.title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
     const svg = m[0].replace(/^(<svg[^>]*>)/, `$1<style>${SVG_CSS}</style><rect width="100%" height="100%" fill="white"/>`);
     const path = join(dir, `${i}-${slug}.svg`);
-    writeFileSync(path, `<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n`);
+    writeFileAtomic(path, `<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n`);
     out.push(path);
   });
   return out;
 }
 
 /**
- * Writes `<run>/report.html` (or `out`) from `<run>/log.jsonl`.
+ * Writes `<run>/report.html` (or `out`) from `<run>/log.jsonl`, atomically (a temporary file renamed into place).
  * @returns the path written.
+ * @throws Error naming the output path when it is a folder or its folder does not exist.
  */
 export function writeReport(run: string, out?: string): string {
   const log = readRunLog(run);
   const isDir = existsSync(run) && statSync(run).isDirectory();
   const dst = out ?? (isDir ? join(run, 'report.html') : run.replace(/\.jsonl$/, '') + '.html');
-  writeFileSync(dst, renderReport(log, `mosaicbert run ${String(log.start?.run_name ?? run)}`));
+  assertOutputFilePath(dst, out !== undefined ? `--out ${out}` : dst);
+  writeFileAtomic(dst, renderReport(log, `mosaicbert run ${String(log.start?.run_name ?? run)}`));
   return dst;
 }

@@ -213,8 +213,8 @@ export function applyOverrides(raw: Record<string, unknown>, overrides: string[]
 
 const timeStr = z.union([z.string(), z.number().int().nonnegative()]);
 /** A masking probability: strictly between 0 (nothing to predict, loss 0) and 1 (nothing left to read). */
-const prob = z.number().gt(0).lt(1);
-const posInt = z.number().int().positive();
+const prob = z.number().gt(0, 'expected a masking probability in (0, 1)').lt(1, 'expected a masking probability in (0, 1)');
+const posInt = z.number().int('expected an integer >= 1').positive('expected an integer >= 1');
 const loaderSchema = z.object({
   name: z.string().optional(),
   dataset: z.object({
@@ -232,8 +232,8 @@ export const configSchema = z.object({
   data_remote: z.string().nullish(),
   data: z.union([z.string(), z.array(z.string())]).nullish(),
   data_mode: z.enum(['truncate', 'chunk']).optional(),
-  val_fraction: z.number().gt(0).lt(1).optional(),
-  max_seq_len: z.number().int().min(3).max(65535).optional(),
+  val_fraction: z.number().gt(0, 'expected the validation fraction of documents, in (0, 1)').lt(1, 'expected the validation fraction of documents, in (0, 1)').optional(),
+  max_seq_len: z.number().int('expected tokens per sample, an integer in [3, 65535]').min(3, 'expected tokens per sample, an integer in [3, 65535]').max(65535, 'expected tokens per sample, an integer in [3, 65535]').optional(),
   tokenizer_name: z.string().optional(),
   mlm_probability: prob.optional(),
   run_name: z.string().min(1).optional(),
@@ -249,7 +249,7 @@ export const configSchema = z.object({
   scheduler: z.object({ name: z.string(), t_warmup: timeStr.optional(), alpha_f: z.number().min(0).max(1).optional() })
     .loose().optional(),
   optimizer: z.object({
-    name: z.string(), lr: z.number().positive(), betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional(),
+    name: z.string(), lr: z.number().positive('expected the peak learning rate, a number > 0'), betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional(),
     eps: z.number().positive().optional(), weight_decay: z.number().nonnegative().optional(),
   }).loose().optional(),
   algorithms: z.record(z.string(), z.unknown()).nullish(),
@@ -274,7 +274,7 @@ export const configSchema = z.object({
   autoresume: z.boolean().optional(),
   grad_clip_norm: z.number().positive().nullish(),
   mfu_peak_flops: z.number().positive().optional(),
-  threads: z.number().int().min(0).max(1024).optional(),
+  threads: z.number().int().min(0, 'expected kernel threads, an integer in [1, 1024] (0: the default)').max(1024, 'expected kernel threads, an integer in [1, 1024] (0: the default)').optional(),
 }).loose();
 
 type RawConfig = z.infer<typeof configSchema>;

@@ -12,7 +12,7 @@ import { repairRunLog } from '../../src/train/run_log.js';
 import { readRunLog, writeReport } from '../../src/report/html.js';
 import { MosaicBertForMaskedLM } from '../../src/model/mlm.js';
 import { tinyConfig, tinyCorpus } from '../train/helpers.js';
-import { runCli } from './helpers.js';
+import { assertUserError, runCli } from './helpers.js';
 
 let corpus: Awaited<ReturnType<typeof tinyCorpus>>;
 let pristine: string;   // a run folder with checkpoints ba2, ba4, ba6 (copied per test)
@@ -118,4 +118,9 @@ test('report tolerates and reports a torn line (last, or glued inside the log by
   assert.match(r.stderr, /warning: .*log\.jsonl:4: not a JSON line/);
   assert.ok(existsSync(join(run, 'report.html')));
   assert.match(readFileSync(writeReport(run), 'utf8'), /skipped log line/);
+  // An unusable -o is an error naming it; nothing half-written.
+  const bad = runCli(['report', run, '-o', join(run, 'nope', 'r.html')]);
+  assertUserError(bad, /--out .*nope\/r\.html: the folder .*nope does not exist/);
+  assertUserError(runCli(['report', run, '-o', run]), /is a folder, expected a file path/);
+  assert.deepEqual(readdirSync(run).filter((f) => f.includes('.tmp-')), []);
 });

@@ -12,7 +12,9 @@ import { MosaicBertForMaskedLM } from '../../src/model/mlm.js';
 import { MosaicBertForSequenceClassification } from '../../src/model/classification.js';
 import { configFromDict } from '../../src/model/config.js';
 import { isInternalError, reportCliError } from '../../src/cli/errors.js';
-import { assertUserError, runCli, tmp } from './helpers.js';
+import { assertUserError, cli, runCli, tmp } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const tiny = { vocab_size: 30528, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32 };
 const dir = tmp('out');
@@ -68,6 +70,22 @@ test('classify --out: a bad --file line leaves the previous output; success writ
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(readFileSync(out, 'utf8').trim().split('\n').length, 2);
   assert.deepEqual(leftovers(), []);
+});
+
+test('SIGTERM while writing --out: the temporary file is removed and the previous file kept', async () => {
+  const out = join(dir, 'sig.jsonl'), inputs = join(dir, 'sig.txt');
+  writeFileSync(out, PREVIOUS);
+  writeFileSync(inputs, Array.from({ length: 5000 }, (_, i) => `line ${i} [MASK]`).join('\n'));
+  const child = spawn(process.execPath, [cli, 'fill-mask', '--model', mlm, '--file', inputs, '--batch-size', '1', '--out', out], { stdio: 'ignore' });
+  const done = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  const tmpName = () => readdirSync(dir).find((f) => f.startsWith('sig.jsonl.tmp-'));
+  for (let i = 0; i < 600 && !tmpName(); i++) await sleep(20);
+  assert.ok(tmpName(), 'the temporary file exists while writing');
+  await sleep(200);   // well into the inputs
+  child.kill('SIGTERM');
+  assert.equal(await done, 143, 'exited on the signal (not finished: 5000 inputs take far longer)');
+  assert.equal(tmpName(), undefined, 'temporary file removed');
+  assert.equal(readFileSync(out, 'utf8'), PREVIOUS);
 });
 
 test('user errors print one line without a stack trace; --debug adds the trace', () => {

@@ -21,14 +21,14 @@ test('config values: durations > 0, intervals >= 1 batch, probabilities in (0, 1
   bad(['eval_interval=0ba'], /'eval_interval': an interval must be at least one batch/);
   bad(['eval_interval=0.5ba'], /'eval_interval': an interval must be at least one batch .* got '0.5ba'/);
   bad(['console_log_interval=0dur'], /'console_log_interval': an interval must be at least one batch/);
-  bad(['mlm_probability=0'], /--set mlm_probability: 'mlm_probability': Too small: expected number to be >0, got 0/);
+  bad(['mlm_probability=0'], /--set mlm_probability: 'mlm_probability': expected a masking probability in \(0, 1\), got 0/);
   // The loader key interpolates ${mlm_probability}: attributed to where mlm_probability came from.
   bad(['mlm_probability=1'], /--set mlm_probability \(via 'train_loader\.dataset\.mlm_probability': \$\{mlm_probability\}\)/);
-  bad(['eval_loader.dataset.mlm_probability=0'], /'eval_loader\.dataset\.mlm_probability': Too small/);
-  bad(['optimizer.lr=0'], /'optimizer\.lr': Too small: expected number to be >0/);
+  bad(['eval_loader.dataset.mlm_probability=0'], /'eval_loader\.dataset\.mlm_probability': expected a masking probability in \(0, 1\), got 0/);
+  bad(['optimizer.lr=0'], /'optimizer\.lr': expected the peak learning rate, a number > 0, got 0/);
   bad(['eval_subset_num_batches=0'], /'eval_subset_num_batches': expected -1 \(all\) or a batch count >= 1/);
   bad(['save_num_checkpoints_to_keep=0'], /'save_num_checkpoints_to_keep': expected -1 \(keep all\) or a count >= 1/);
-  bad(['threads=4096'], /'threads': Too big/);
+  bad(['threads=4096'], /'threads': expected kernel threads, an integer in \[1, 1024\] \(0: the default\), got 4096/);
   bad(['val_fraction=0'], /'val_fraction'/);
   bad(['model.model_config.hidden_dropout_prob=1'], /--set model\.model_config\.hidden_dropout_prob: 'model\.model_config\.hidden_dropout_prob' must be a probability in \[0, 1\)/);
   // Valid edge values still load.
@@ -44,7 +44,7 @@ test('errors name the flag the user gave, not the preset', () => {
   // A key from the file is attributed to the file; a preset's own value to the preset.
   const f = join(dir, 'c.yaml');
   writeFileSync(f, 'optimizer:\n  name: decoupled_adamw\n  lr: -1\n');
-  assert.throws(() => loadConfig({ file: f, preset: 'mosaic-bert-tiny' }), new RegExp(`${f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: 'optimizer\\.lr': Too small`));
+  assert.throws(() => loadConfig({ file: f, preset: 'mosaic-bert-tiny' }), new RegExp(`${f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: 'optimizer\\.lr': expected the peak learning rate`));
 });
 
 test('an empty config file is an error naming the file', () => {
