@@ -20,6 +20,7 @@ import { Trainer, TrainingDivergedError, type TrainEvent } from '../train/traine
 import { fillMaskPipeline } from '../pipelines/fill_mask.js';
 import { writeReport } from '../report/html.js';
 import { prepareProgressBar } from './prepare.js';
+import { intOpt } from './finetune.js';
 
 /** The sentences the summary fills in. */
 export const DEMO_SENTENCES = [
@@ -75,10 +76,7 @@ export function registerPretrain(program: Command): void {
         overrides.push(`${key}=${v}`);
         flags[key] = name;
       };
-      if (o.threads !== undefined && !/^\d+$/.test(o.threads.trim())) throw new Error(`--threads: expected an integer in [1, 1024], got '${o.threads}'`);
-      if (o.threads !== undefined && !(Number(o.threads) >= 1 && Number(o.threads) <= 1024)) {
-        throw new Error(`--threads: expected an integer in [1, 1024], got '${o.threads}'`);
-      }
+      intOpt(o.threads, '--threads', 1, 1024);
       flag('max_duration', '--max-duration', o.maxDuration); flag('seed', '--seed', o.seed); flag('optimizer.lr', '--lr', o.lr);
       flag('global_train_batch_size', '--global-batch-size', o.globalBatchSize);
       flag('device_train_microbatch_size', '--microbatch-size', o.microbatchSize);
@@ -125,6 +123,9 @@ export function registerPretrain(program: Command): void {
       } finally {
         pb.stop();
       }
+      console.error(`data: ${data.dir}${data.prepared ? ' (prepared now)' : ''}: train ${data.train.num_samples} samples` +
+        `${data.val ? `, val ${data.val.num_samples}` : ', no validation split (no evaluation)'}`);
+
       // Progress display.
       const multi = o.progress && cfg.progress_bar ? new cliProgress.MultiBar({
         format: '{bar} {percentage}% | step {value}/{total} | loss {loss} | {tps} tok/s | MFU {mfu}% | lr {lr} | ETA {etaf}',
