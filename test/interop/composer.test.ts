@@ -103,3 +103,18 @@ test('strict loading: a missing encoder weight is an error listing it; --allow-m
   assert.match(hw.join('\n'), /missing keys \(randomly initialised\): .*classifier\.weight/);
   unlinkSync(join(d, 'model.safetensors'));
 });
+
+// Fine-tuning loads its encoder through glue/finetune.ts's loadClassifier (being rewritten by the lead), which
+// still initialises missing encoder weights silently; waits for it to call assertEncoderWeightsPresent.
+test('finetune: a --model folder missing an encoder weight is an error listing it', {
+  todo: 'waits for glue/finetune.ts loadClassifier to call assertEncoderWeightsPresent (with an allowMissingWeights option)',
+}, async () => {
+  const { loadClassifier } = await import('../../src/glue/finetune.js');
+  const d = join(dir, 'ft-no-wqkv');
+  mkdirSync(d);
+  copyFileSync(join(hf, 'config.json'), join(d, 'config.json'));
+  const t = readSafetensors(join(hf, 'model.safetensors')).tensors;
+  t.delete('bert.encoder.layer.0.attention.self.Wqkv.weight');
+  writeSafetensors(join(d, 'model.safetensors'), t as Parameters<typeof writeSafetensors>[1]);
+  assert.throws(() => loadClassifier(d, { numLabels: 2, seed: 1 }), /missing encoder\/embedding weights: bert\.encoder\.layer\.0\.attention\.self\.Wqkv\.weight/);
+});
