@@ -2,9 +2,9 @@
  * Input and output of the pipeline commands: inputs from TEXT arguments or a file (one per line, blank lines
  * skipped), results as JSONL (one JSON object per input, in input order), errors naming the file and line.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { assertOutputFilePath } from '../data/atomic.js';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { PipelineInputError } from '../pipelines/common.js';
 import { decodeUtf8, type EncodingErrors } from '../data/utf8.js';
 
@@ -58,6 +58,7 @@ export function jsonlWriter(out: string | undefined): JsonlSink {
   }
   const target = resolve(out), dir = dirname(target);
   assertOutputFilePath(target, `--out ${out}`);
+  removeStaleTemporaries(target);
   const tmp = `${target}.tmp-${process.pid}`;
   let fd: number;
   try { fd = openSync(tmp, 'w'); } catch (e) { throw new Error(`--out ${out}: cannot create a file in ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
@@ -87,6 +88,20 @@ export function jsonlWriter(out: string | undefined): JsonlSink {
     },
     abort,
   };
+}
+
+/** True when a process with this id is running (signal 0 probes without signalling). */
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** Removes `<target>.tmp-<pid>` files left by a process that was killed (-9) while writing `target`. */
+function removeStaleTemporaries(target: string): void {
+  const name = basename(target);
+  for (const f of readdirSync(dirname(target))) {
+    const m = f.startsWith(`${name}.tmp-`) ? /^(\d+)$/.exec(f.slice(name.length + 5)) : null;
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(join(dirname(target), f), { force: true });
+  }
 }
 
 /**

@@ -86,6 +86,16 @@ test('SIGTERM while writing --out: the temporary file is removed and the previou
   assert.equal(await done, 143, 'exited on the signal (not finished: 5000 inputs take far longer)');
   assert.equal(tmpName(), undefined, 'temporary file removed');
   assert.equal(readFileSync(out, 'utf8'), PREVIOUS);
+  // A kill -9 cannot clean up: the next run onto the same file removes the dead process's temporary file.
+  const child9 = spawn(process.execPath, [cli, 'fill-mask', '--model', mlm, '--file', inputs, '--batch-size', '1', '--out', out], { stdio: 'ignore' });
+  const done9 = new Promise<string | null>((res) => child9.on('exit', (_c, sig) => res(sig)));
+  for (let i = 0; i < 600 && !tmpName(); i++) await sleep(20);
+  child9.kill('SIGKILL');
+  assert.equal(await done9, 'SIGKILL');
+  assert.ok(tmpName(), 'left by kill -9');
+  const ok = runCli(['fill-mask', '--model', mlm, '--out', out, 'x [MASK]']);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(tmpName(), undefined, 'removed by the next run');
 });
 
 test('user errors print one line without a stack trace; --debug adds the trace', () => {
