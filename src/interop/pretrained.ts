@@ -184,24 +184,29 @@ export function assertEncoderWeightsPresent(missing: readonly string[], source: 
  * thrown with `strict: true`. A missing encoder or embedding weight is an error listing the keys unless
  * `allowMissingWeights`; head parameters the checkpoint lacks (pooler, classifier, MLM head) are randomly
  * initialised (reference init) with a warning, as Hugging Face does. `dir` may also be a Composer `.pt`
- * checkpoint or a folder holding one (see composer.ts), with its config from a config.json beside it or
- * `opts.config`.
+ * checkpoint or a folder holding one (see composer.ts), with its config from a config.json beside it, else the
+ * one Composer stored in the checkpoint, else `opts.config`.
  * @throws Error naming the file and the problem (no weights, wrong shapes, unsupported model, strict failures).
  */
 export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): { model: AnyPretrainedModel; info: PretrainedInfo } {
   const warn = opts.warn ?? ((m: string) => console.warn(`mosaicbert: ${m}`));
   const hfWeights = existsSync(dir) && statSync(dir).isDirectory() && WEIGHT_FILES.some((f) => existsSync(join(dir, f)));
   const composer = hfWeights ? null : composerCheckpointPath(dir);
+  const composerCk = composer ? readComposerCheckpoint(composer) : null;
   const cfgPath = join(composer ? dirname(composer) : dir, 'config.json');
   let raw: Record<string, unknown> = {};
   if (existsSync(cfgPath)) raw = readJson(cfgPath);
   else if (!composer) throw new Error(`${dir}: no config.json (not a Hugging Face model folder or a Composer .pt checkpoint)`);
-  else if (!opts.config) throw new Error(`${composer}: a Composer checkpoint needs a config: put a config.json beside it or pass the config option`);
+  else if (composerCk?.config) raw = composerCk.config;
+  else if (!opts.config) {
+    throw new Error(`${composer}: a Composer checkpoint needs a config: it stores none (state.integrations.huggingface); ` +
+      'put a config.json beside it or pass the config option');
+  }
   if (raw.model_type !== undefined && !['bert', 'mosaic_bert', 'mosaicbert'].includes(String(raw.model_type))) {
     throw new Error(`${cfgPath}: model_type '${String(raw.model_type)}' is not supported (MosaicBERT and classic BERT only)`);
   }
   const { tensors: sd0, files, format } = composer
-    ? { tensors: readComposerCheckpoint(composer), files: [composer], format: 'bin' as const }
+    ? { tensors: composerCk!.tensors, files: [composer], format: 'bin' as const }
     : readPretrainedWeights(dir, opts.format ?? 'auto');
   const src = files.length === 1 ? files[0] : dir;
   let sd = new Map<string, Tensor>();

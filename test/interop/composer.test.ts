@@ -40,7 +40,8 @@ test('a Composer .pt (state.model, model. prefix) loads bit-identically, as a fi
   assert.equal(composerCheckpointPath(d), pt);
   assert.equal(composerCheckpointPath(hf), null, 'an HF folder is not a Composer checkpoint');
   const w = readComposerCheckpoint(pt);
-  assert.ok(w.has('bert.encoder.layer.0.attention.self.Wqkv.weight'), 'model. prefix stripped');
+  assert.ok(w.tensors.has('bert.encoder.layer.0.attention.self.Wqkv.weight'), 'model. prefix stripped');
+  assert.equal(w.config, null);
   for (const path of [pt, d]) {
     const { model, info } = loadPretrained(path, quiet);
     assert.ok(model instanceof MosaicBertForMaskedLM);
@@ -55,13 +56,21 @@ test('a Composer .pt (state.model, model. prefix) loads bit-identically, as a fi
   assert.equal(r.stdout, ref.stdout, 'same predictions as the Hugging Face folder of the same weights');
 });
 
-test('Composer .pt config: from config.json beside it, else from options, else an error naming the file', () => {
+test('Composer .pt config: config.json beside it, else the one Composer stored, else options, else an error naming the file', () => {
+  const hfConfig = JSON.parse(readFileSync(join(hf, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const stored = composerFolder('stored-config', { hfConfig: { ...hfConfig, layer_norm_eps: 1e-12 } }, false);
+  assert.deepEqual(readComposerCheckpoint(join(stored, 'ep0-ba20-rank0.pt')).config?.num_hidden_layers, 1);
+  const fromStored = fromPretrained(stored, quiet);
+  assert.equal(fromStored.config.hidden_size, 16);
+  assert.equal(fromStored.config.layer_norm_eps, 1e-12, 'floats survive');
+  assertBitEqual(fromStored.params.get('bert.encoder.layer.0.attention.self.Wqkv.weight'),
+    source.params.get('bert.encoder.layer.0.attention.self.Wqkv.weight'), 'Wqkv');
   const d = composerFolder('nocfg', {}, false);
   const pt = join(d, 'ep0-ba20-rank0.pt');
   assert.throws(() => fromPretrained(pt, quiet), new RegExp(`${pt.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: a Composer checkpoint needs a config`));
   const m = fromPretrained(d, { ...quiet, config: tiny });
   assertBitEqual(m.params.get('bert.embeddings.word_embeddings.weight'), source.params.get('bert.embeddings.word_embeddings.weight'), 'emb');
-  assertUserError(runCli(['embed', '--model', d, 'x']), /ep0-ba20-rank0\.pt: a Composer checkpoint needs a config: put a config\.json beside it/);
+  assertUserError(runCli(['embed', '--model', d, 'x']), /ep0-ba20-rank0\.pt: a Composer checkpoint needs a config: it stores none .*put a config\.json beside it/);
   // Two .pt files in one folder are ambiguous.
   writeFileSync(join(d, 'other.pt'), readFileSync(pt));
   assert.throws(() => fromPretrained(d, { ...quiet, config: tiny }), /several Composer checkpoints \(ep0-ba20-rank0\.pt, other\.pt\)/);
