@@ -433,6 +433,7 @@ export function resolveConfig(rawIn: Record<string, unknown>, source: string | (
   const max_duration = time(c.max_duration ?? '1ep', 'max_duration');
   if (max_duration.unit === 'dur') fail('max_duration', `expected ba, sp, tok, ep or a wall-clock time (s, min, h), got ${describe(c.max_duration)}`);
   if (!(max_duration.value > 0)) fail('max_duration', `the training duration must be > 0, got ${describe(c.max_duration)}`);
+  if (max_duration.unit === 'ba' && !Number.isInteger(max_duration.value)) fail('max_duration', `a duration in batches must be a whole number, got ${describe(c.max_duration)}`);
   const eval_interval = time(c.eval_interval ?? 1, 'eval_interval');
   const save_interval = c.save_interval === undefined || c.save_interval === null ? null : time(c.save_interval, 'save_interval');
   const console_log_interval = time(c.console_log_interval ?? '1ba', 'console_log_interval');

@@ -17,6 +17,7 @@ test('config values: durations > 0, intervals >= 1 batch, probabilities in (0, 1
   const bad = (ov: string[], re: RegExp) => assert.throws(() => loadConfig({ preset: 'mosaic-bert-tiny', overrides: ov }), re);
   bad(['max_duration=0ba'], /--set max_duration: 'max_duration': the training duration must be > 0, got "0ba"/);
   bad(['max_duration=0tok'], /'max_duration': the training duration must be > 0/);
+  bad(['max_duration=0.4ba'], /'max_duration': a duration in batches must be a whole number, got "0.4ba"/);
   bad(['save_interval=0ba'], /--set save_interval: 'save_interval': an interval must be at least one batch .* got '0ba'/);
   bad(['eval_interval=0ba'], /'eval_interval': an interval must be at least one batch/);
   bad(['eval_interval=0.5ba'], /'eval_interval': an interval must be at least one batch .* got '0.5ba'/);
