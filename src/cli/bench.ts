@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { runKernelBench } from '../bench/kernels.js';
 import { registerBenchLong } from './bench_long.js';
 import { runOnnxBench } from '../bench/onnx.js';
+import { intOpt } from './finetune.js';
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('Benchmarks (results written to bench/RESULTS.md)');
@@ -13,7 +14,7 @@ export function registerBench(program: Command): void {
     .option('--threads <n>', 'kernel threads (default MOSAICBERT_NUM_THREADS or all cores)')
     .option('--out <file>', 'results file', 'bench/RESULTS.md')
     .action(async (o: { quick: boolean; threads?: string; out: string }) => {
-      await runKernelBench({ quick: o.quick, threads: o.threads ? Number(o.threads) : undefined, out: o.out });
+      await runKernelBench({ quick: o.quick, threads: intOpt(o.threads, '--threads', 1, 1024), out: o.out });
     });
   registerBenchLong(bench);
   bench
@@ -28,7 +29,7 @@ export function registerBench(program: Command): void {
       const command = ['node bin/mosaicbert.js bench onnx', o.threads ? `--threads ${o.threads}` : '',
         o.repsSmall !== '7' ? `--reps-small ${o.repsSmall}` : '', o.repsLarge !== '3' ? `--reps-large ${o.repsLarge}` : '']
         .filter(Boolean).join(' ');
-      await runOnnxBench({ threads: o.threads ? Number(o.threads) : undefined, repsSmall: Number(o.repsSmall),
-        repsLarge: Number(o.repsLarge), out: o.out, command });
+      await runOnnxBench({ threads: intOpt(o.threads, '--threads', 1, 1024), repsSmall: intOpt(o.repsSmall, '--reps-small')!,
+        repsLarge: intOpt(o.repsLarge, '--reps-large')!, out: o.out, command });
     });
 }

@@ -1,6 +1,7 @@
 /** `mosaicbert bench long-input`: base-sized encoder forward over 1024..8192-token inputs, time and peak RSS. */
 import type { Command } from 'commander';
 import { measureLongInput, runLongInputBench } from '../bench/long_input.js';
+import { intOpt } from './finetune.js';
 
 function lengths(s: string, flag: string): number[] {
   const v = s.split(',').filter(Boolean).map(Number);
@@ -21,9 +22,9 @@ export function registerBenchLong(bench: Command): void {
     .option('--child <tokens>', '(internal) measure one length in this process and print JSON')
     .option('--training-buffers', '(internal, with --child) per-layer buffers instead of inference mode', false)
     .action((o: { lengths: string; compare: string; threads?: string; out: string; child?: string; trainingBuffers: boolean }) => {
-      const threads = o.threads ? Number(o.threads) : undefined;
+      const threads = intOpt(o.threads, '--threads', 1, 1024);
       if (o.child) {
-        console.log(JSON.stringify(measureLongInput(Number(o.child), { inference: !o.trainingBuffers, threads })));
+        console.log(JSON.stringify(measureLongInput(intOpt(o.child, '--child', 2)!, { inference: !o.trainingBuffers, threads })));
         return;
       }
       const cmd = ['node bin/mosaicbert.js bench long-input', `--lengths ${o.lengths}`,

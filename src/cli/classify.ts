@@ -1,7 +1,8 @@
 /** `mosaicbert classify --model DIR [--top-k N] [TEXT...] [--file F]`: JSONL `{input, result}` per input. */
 import type { Command } from 'commander';
 import { createTextClassificationPipeline, type ClassificationInput } from '../pipelines/text_classification.js';
-import { inGroups, intOption, jsonlWriter, readInputs } from './pipeline_io.js';
+import { inGroups, intOption, readInputs, withJsonlOutput } from './pipeline_io.js';
+import { parseEncodingErrors } from '../data/utf8.js';
 
 export function registerClassify(program: Command): void {
   program
@@ -14,9 +15,11 @@ export function registerClassify(program: Command): void {
     .option('--top-k <n>', 'labels per input', '1')
     .option('--max-length <n>', 'truncate inputs to this many tokens (default: config alibi_starting_size)')
     .option('--batch-size <n>', 'inputs per pipeline call', '32')
-    .option('--out <file>', 'JSONL output (default stdout)')
-    .action(async (texts: string[], o: { model: string; file?: string; topK: string; maxLength?: string; batchSize: string; out?: string }) => {
-      const inputs = readInputs(texts, o.file);
+    .option('--out <file>', 'JSONL output (default stdout); written to a temporary file and renamed when every input succeeded')
+    .option('--encoding-errors <mode>', "--file bytes that are not UTF-8: 'strict' (an error naming the byte offset) or 'replace' (U+FFFD)", 'strict')
+    .option('--allow-missing-weights', 'load a model folder that lacks encoder/embedding weights (randomly initialised, with a warning)', false)
+    .action(async (texts: string[], o: { model: string; file?: string; topK: string; maxLength?: string; batchSize: string; out?: string; encodingErrors: string; allowMissingWeights: boolean }) => {
+      const inputs = readInputs(texts, o.file, parseEncodingErrors(o.encodingErrors));
       const items: ClassificationInput[] = inputs.map((x) => {
         if (!x.fromFile) return x.text;   // arguments are single texts
         const f = x.text.split('\t');
@@ -24,13 +27,14 @@ export function registerClassify(program: Command): void {
         return f.length === 2 ? { text: f[0], text_pair: f[1] } : f[0];
       });
       const topK = intOption(o.topK, '--top-k', 1)!, bs = intOption(o.batchSize, '--batch-size', 32)!;
-      const p = await createTextClassificationPipeline(o.model, { max_length: intOption(o.maxLength, '--max-length', undefined) });
-      const w = jsonlWriter(o.out);
-      const index = new Map(inputs.map((x, i) => [x, i]));
-      await inGroups(inputs, bs, async (b) => {
-        const r = await p(b.map((x) => items[index.get(x)!]), { top_k: topK });
-        return topK === 1 ? (r as unknown[]).map((x) => [x]) : (r as unknown[]);
-      }, (inp, result) => w.write({ input: items[index.get(inp)!], result }));
-      await w.close();
+      await withJsonlOutput(o.out, async (write) => {
+        const p = await createTextClassificationPipeline(o.model, { max_length: intOption(o.maxLength, '--max-length', undefined),
+          load: { allowMissingWeights: o.allowMissingWeights } });
+        const index = new Map(inputs.map((x, i) => [x, i]));
+        await inGroups(inputs, bs, async (b) => {
+          const r = await p(b.map((x) => items[index.get(x)!]), { top_k: topK });
+          return topK === 1 ? (r as unknown[]).map((x) => [x]) : (r as unknown[]);
+        }, (inp, result) => write({ input: items[index.get(inp)!], result }));
+      });
     });
 }

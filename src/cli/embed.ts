@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { createFeatureExtractionPipeline } from '../pipelines/feature_extraction.js';
 import { defaultMaxLength } from '../pipelines/common.js';
-import { inGroups, intOption, jsonlWriter, readInputs } from './pipeline_io.js';
+import { inGroups, intOption, readInputs, withJsonlOutput } from './pipeline_io.js';
+import { parseEncodingErrors } from '../data/utf8.js';
 
 export function registerEmbed(program: Command): void {
   program
@@ -16,25 +17,28 @@ export function registerEmbed(program: Command): void {
     .option('--normalize', 'L2-normalize each vector', false)
     .option('--max-length <n>', 'truncate inputs to this many tokens (default: config alibi_starting_size)')
     .option('--batch-size <n>', 'inputs per pipeline call', '32')
-    .option('--out <file>', 'JSONL output (default stdout)')
-    .action(async (texts: string[], o: { model: string; file?: string; pooling: string; normalize: boolean; maxLength?: string; batchSize: string; out?: string }) => {
+    .option('--out <file>', 'JSONL output (default stdout); written to a temporary file and renamed when every input succeeded')
+    .option('--encoding-errors <mode>', "--file bytes that are not UTF-8: 'strict' (an error naming the byte offset) or 'replace' (U+FFFD)", 'strict')
+    .option('--allow-missing-weights', 'load a model folder that lacks encoder/embedding weights (randomly initialised, with a warning)', false)
+    .action(async (texts: string[], o: { model: string; file?: string; pooling: string; normalize: boolean; maxLength?: string; batchSize: string; out?: string; encodingErrors: string; allowMissingWeights: boolean }) => {
       if (!['mean', 'cls', 'none'].includes(o.pooling)) throw new Error(`--pooling must be mean, cls or none, got '${o.pooling}'`);
       const pooling = o.pooling as 'mean' | 'cls' | 'none';
-      const inputs = readInputs(texts, o.file);
+      const inputs = readInputs(texts, o.file, parseEncodingErrors(o.encodingErrors));
       const bs = intOption(o.batchSize, '--batch-size', 32)!;
-      const p = await createFeatureExtractionPipeline(o.model, { max_length: intOption(o.maxLength, '--max-length', undefined) });
-      const w = jsonlWriter(o.out);
-      await inGroups(inputs, bs, async (b): Promise<Array<{ dims: number[]; embedding: number[] | number[][] }>> => {
-        const texts = b.map((x) => x.text);
-        const t = await p(texts, { pooling, normalize: o.normalize });
-        const H = t.dims[t.dims.length - 1];
-        if (pooling !== 'none') return texts.map((_, i) => ({ dims: [H], embedding: Array.from(t.data.subarray(i * H, (i + 1) * H)) }));
-        const S = t.dims[1];
-        const lens = await Promise.all(texts.map(async (x) => (await p.tokenizer.encode(x, undefined,
-          { max_length: intOption(o.maxLength, '--max-length', defaultMaxLength(p.model.config)) })).input_ids.length));
-        return texts.map((_, i) => ({ dims: [lens[i], H], embedding: Array.from({ length: lens[i] },
-          (_, s) => Array.from(t.data.subarray((i * S + s) * H, (i * S + s + 1) * H))) }));
-      }, (inp, r) => w.write({ input: inp.text, ...r }));
-      await w.close();
+      await withJsonlOutput(o.out, async (write) => {
+        const p = await createFeatureExtractionPipeline(o.model, { max_length: intOption(o.maxLength, '--max-length', undefined),
+          load: { allowMissingWeights: o.allowMissingWeights } });
+        await inGroups(inputs, bs, async (b): Promise<Array<{ dims: number[]; embedding: number[] | number[][] }>> => {
+          const texts = b.map((x) => x.text);
+          const t = await p(texts, { pooling, normalize: o.normalize });
+          const H = t.dims[t.dims.length - 1];
+          if (pooling !== 'none') return texts.map((_, i) => ({ dims: [H], embedding: Array.from(t.data.subarray(i * H, (i + 1) * H)) }));
+          const S = t.dims[1];
+          const lens = await Promise.all(texts.map(async (x) => (await p.tokenizer.encode(x, undefined,
+            { max_length: intOption(o.maxLength, '--max-length', defaultMaxLength(p.model.config)) })).input_ids.length));
+          return texts.map((_, i) => ({ dims: [lens[i], H], embedding: Array.from({ length: lens[i] },
+            (_, s) => Array.from(t.data.subarray((i * S + s) * H, (i * S + s + 1) * H))) }));
+        }, (inp, r) => write({ input: inp.text, ...r }));
+      });
     });
 }

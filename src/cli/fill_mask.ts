@@ -1,7 +1,8 @@
 /** `mosaicbert fill-mask --model DIR [--top-k N] [TEXT...] [--file F]`: JSONL `{input, result}` per input. */
 import type { Command } from 'commander';
 import { createFillMaskPipeline } from '../pipelines/fill_mask.js';
-import { inGroups, intOption, jsonlWriter, readInputs } from './pipeline_io.js';
+import { inGroups, intOption, readInputs, withJsonlOutput } from './pipeline_io.js';
+import { parseEncodingErrors } from '../data/utf8.js';
 
 export function registerFillMask(program: Command): void {
   program
@@ -14,13 +15,16 @@ export function registerFillMask(program: Command): void {
     .option('--top-k <n>', 'candidates per mask', '5')
     .option('--max-length <n>', 'truncate inputs to this many tokens (default: config alibi_starting_size)')
     .option('--batch-size <n>', 'inputs per pipeline call', '32')
-    .option('--out <file>', 'JSONL output (default stdout)')
-    .action(async (texts: string[], o: { model: string; file?: string; topK: string; maxLength?: string; batchSize: string; out?: string }) => {
-      const inputs = readInputs(texts, o.file);
+    .option('--out <file>', 'JSONL output (default stdout); written to a temporary file and renamed when every input succeeded')
+    .option('--encoding-errors <mode>', "--file bytes that are not UTF-8: 'strict' (an error naming the byte offset) or 'replace' (U+FFFD)", 'strict')
+    .option('--allow-missing-weights', 'load a model folder that lacks encoder/embedding weights (randomly initialised, with a warning)', false)
+    .action(async (texts: string[], o: { model: string; file?: string; topK: string; maxLength?: string; batchSize: string; out?: string; encodingErrors: string; allowMissingWeights: boolean }) => {
+      const inputs = readInputs(texts, o.file, parseEncodingErrors(o.encodingErrors));
       const topK = intOption(o.topK, '--top-k', 5), bs = intOption(o.batchSize, '--batch-size', 32)!;
-      const p = await createFillMaskPipeline(o.model, { max_length: intOption(o.maxLength, '--max-length', undefined) });
-      const w = jsonlWriter(o.out);
-      await inGroups(inputs, bs, (b) => p(b.map((x) => x.text), { top_k: topK }), (inp, result) => w.write({ input: inp.text, result }));
-      await w.close();
+      await withJsonlOutput(o.out, async (write) => {
+        const p = await createFillMaskPipeline(o.model, { max_length: intOption(o.maxLength, '--max-length', undefined),
+          load: { allowMissingWeights: o.allowMissingWeights } });
+        await inGroups(inputs, bs, (b) => p(b.map((x) => x.text), { top_k: topK }), (inp, result) => write({ input: inp.text, result }));
+      });
     });
 }

@@ -9,18 +9,22 @@ import { finetune, type FinetuneOptions } from '../glue/finetune.js';
 import { finetuneProgress, formatEvalMetrics } from '../glue/progress.js';
 import { glueTask } from '../glue/tasks.js';
 
-/** Parses a positive integer option; throws naming the flag. */
-export function intOpt(v: string | undefined, flag: string, min = 1): number | undefined {
+/** Parses an integer option in [min, max]; throws naming the flag. */
+export function intOpt(v: string | undefined, flag: string, min = 1, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag}: expected an integer >= ${min}, got '${v}'`);
+  if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`${flag}: expected an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`}, got '${v}'`);
+  }
   return n;
 }
 
-function numOpt(v: string | undefined, flag: string): number | undefined {
+function numOpt(v: string | undefined, flag: string, positive = false): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${flag}: expected a non-negative number, got '${v}'`);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (positive && n === 0)) {
+    throw new Error(`${flag}: expected a ${positive ? 'positive' : 'non-negative'} number, got '${v}'`);
+  }
   return n;
 }
 
@@ -71,7 +75,7 @@ export function registerFinetune(program: Command): void {
     .option('--microbatch-size <n>', 'rows per microbatch (default: the whole batch; same gradient)')
     .option('--no-progress', 'no progress bar')
     .action(async (o: FinetuneCliOptions) => {
-      if (o.threads) setNumThreads(intOpt(o.threads, '--threads')!);
+      if (o.threads) setNumThreads(intOpt(o.threads, '--threads', 1, 1024)!);
       const custom = o.train || o.dev;
       if (custom && !(o.train && o.dev)) throw new Error('a custom task needs both --train and --dev');
       if (!custom && !o.task) throw new Error('--task is required (or --train/--dev for a custom dataset)');
@@ -79,7 +83,7 @@ export function registerFinetune(program: Command): void {
       const seed = intOpt(o.seed, '--seed', 0) ?? (custom ? 19 : glueTask(name).seeds[0]);
       const hparams: FinetuneOptions['hparams'] = {};
       const set = <K extends keyof NonNullable<FinetuneOptions['hparams']>>(k: K, v: number | undefined) => { if (v !== undefined) hparams[k] = v; };
-      set('lr', numOpt(o.lr, '--lr')); set('weight_decay', numOpt(o.weightDecay, '--weight-decay'));
+      set('lr', numOpt(o.lr, '--lr', true)); set('weight_decay', numOpt(o.weightDecay, '--weight-decay'));
       set('epochs', intOpt(o.epochs, '--epochs')); set('batch_size', intOpt(o.batchSize, '--batch-size'));
       set('eval_interval', intOpt(o.evalInterval, '--eval-interval'));
       const outDir = resolve(o.out ?? join(o.outputRoot, name, `seed${seed}`));

@@ -36,7 +36,7 @@ export function registerGlue(program: Command): void {
     .option('--threads <n>', 'native kernel threads')
     .option('--no-progress', 'no progress bar')
     .action(async (o: GlueCliOptions) => {
-      if (o.threads) setNumThreads(intOpt(o.threads, '--threads')!);
+      if (o.threads) setNumThreads(intOpt(o.threads, '--threads', 1, 1024)!);
       const root = resolve(o.outputRoot);
       const pb = finetuneProgress(o.progress, '', 100);
       let res;

@@ -10,12 +10,18 @@ import { registerEmbed } from './embed.js';
 import { registerClassify } from './classify.js';
 import { registerFinetune } from './finetune.js';
 import { registerGlue } from './glue.js';
+import { debugRequested, installCliErrorHandlers, reportCliError } from './errors.js';
+import { checkKernelEnv } from '../kernels/native.js';
 
 const program = new Command();
 program
   .name('mosaicbert')
   .description('MosaicBERT on native CPU kernels: pretrain, fine-tune, prune and serve BERT encoders')
-  .version('0.1.0');
+  .version('0.1.0')
+  .option('--debug', 'print the stack trace of an error (accepted before or after the command)');
+const debug = debugRequested();
+installCliErrorHandlers(debug);
+try { checkKernelEnv(); } catch (e) { process.exit(reportCliError(e, debug)); }
 registerCheckFixture(program);
 registerBench(program);
 registerPrepare(program);
@@ -27,7 +33,6 @@ registerClassify(program);
 registerFinetune(program);
 registerGlue(program);
 
-program.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(`mosaicbert: ${e instanceof Error ? e.message : String(e)}`);
-  process.exit(2);
+program.parseAsync(process.argv.filter((a, i) => i < 2 || a !== '--debug')).catch((e: unknown) => {
+  process.exit(reportCliError(e, debug));
 });

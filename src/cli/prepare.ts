@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { prepare, type PrepareProgress } from '../data/prepare.js';
+import { parseEncodingErrors } from '../data/utf8.js';
 
 /** A progress display for prepare(): documents, samples, tokens and tokens/s (no total is known in advance). */
 export function prepareProgressBar(enabled: boolean): { update: (p: PrepareProgress) => void; stop: () => void } {
@@ -33,19 +34,28 @@ export function registerPrepare(program: Command): void {
     .option('--seed <n>', 'split seed', '17')
     .option('--text-field <name>', 'JSON field / column of the text', 'text')
     .option('--max-documents <n>', 'stop after this many documents')
+    .option('--encoding-errors <mode>', "bytes that are not UTF-8 in .txt/.jsonl inputs: 'strict' (an error naming file and byte offset) or 'replace' (U+FFFD)", 'strict')
     .option('--no-progress', 'no progress display')
     .action(async (inputs: string[], o: { out: string; maxSeqLen: string; mode: string; valFraction: string; seed: string;
-      textField: string; maxDocuments?: string; progress: boolean }) => {
-      const num = (v: string, name: string) => {
+      textField: string; maxDocuments?: string; progress: boolean; encodingErrors: string }) => {
+      const num = (v: string, name: string, ok: (x: number) => boolean, meaning: string) => {
         const x = Number(v);
-        if (!Number.isFinite(x)) throw new Error(`${name}: expected a number, got '${v}'`);
+        if (v.trim() === '' || !Number.isFinite(x) || !ok(x)) throw new Error(`${name}: expected ${meaning}, got '${v}'`);
         return x;
       };
+      const int = (lo: number) => (x: number) => Number.isInteger(x) && x >= lo;
+      if (o.mode !== 'truncate' && o.mode !== 'chunk') throw new Error(`--mode: expected 'truncate' or 'chunk', got '${o.mode}'`);
+      const encoding_errors = parseEncodingErrors(o.encodingErrors);
       const pb = prepareProgressBar(o.progress);
-      const r = await prepare({ inputs, out_dir: o.out, max_seq_len: num(o.maxSeqLen, '--max-seq-len'), mode: o.mode as 'truncate' | 'chunk',
-        val_fraction: num(o.valFraction, '--val-fraction'), seed: num(o.seed, '--seed'), text_field: o.textField,
-        max_documents: o.maxDocuments ? num(o.maxDocuments, '--max-documents') : undefined, onProgress: pb.update });
-      pb.stop();
+      const opts = { inputs, out_dir: o.out, mode: o.mode as 'truncate' | 'chunk', text_field: o.textField, encoding_errors,
+        max_seq_len: num(o.maxSeqLen, '--max-seq-len', (x) => int(3)(x) && x <= 65535, 'tokens per sample, an integer in [3, 65535]'),
+        val_fraction: num(o.valFraction, '--val-fraction', (x) => x >= 0 && x < 1, 'the fraction of documents for validation, in [0, 1)'),
+        seed: num(o.seed, '--seed', int(0), 'a seed, an integer >= 0'),
+        max_documents: o.maxDocuments === undefined ? undefined
+          : num(o.maxDocuments, '--max-documents', int(1), 'a document count, an integer >= 1'),
+        onProgress: pb.update };
+      let r;
+      try { r = await prepare(opts); } finally { pb.stop(); }
       console.log(`${r.out_dir}: ${r.documents} documents (${r.empty_documents} empty) in ${r.seconds.toFixed(1)} s; ` +
         `train ${r.train.num_samples} samples / ${r.train.num_tokens} tokens` +
         (r.val ? `; val ${r.val.num_samples} samples / ${r.val.num_tokens} tokens` : ''));

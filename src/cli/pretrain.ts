@@ -11,13 +11,16 @@ import cliProgress from 'cli-progress';
 import { getNumThreads, setNumThreads } from '../kernels/native.js';
 import { loadConfig } from '../train/config.js';
 import { ensurePrepared, findData } from '../train/data.js';
-import { listCheckpoints } from '../train/checkpoint.js';
+import { findResumeCheckpoint, listCheckpoints, removeIncompleteCheckpoints } from '../train/checkpoint.js';
+import { repairRunLog } from '../train/run_log.js';
+import { cleanUpFailedRun, outermostMissing, removeEmptyFoldersUpTo } from '../train/run_cleanup.js';
 import { unigramEntropy } from '../train/metrics.js';
 import { formatDuration } from '../train/time.js';
 import { Trainer, TrainingDivergedError, type TrainEvent } from '../train/trainer.js';
 import { fillMaskPipeline } from '../pipelines/fill_mask.js';
 import { writeReport } from '../report/html.js';
 import { prepareProgressBar } from './prepare.js';
+import { intOpt } from './finetune.js';
 
 /** The sentences the summary fills in. */
 export const DEMO_SENTENCES = [
@@ -69,28 +72,59 @@ export function registerPretrain(program: Command): void {
     .option('--fill-mask <texts...>', 'sentences with one [MASK] to fill at the end (default: three examples)')
     .action(async (file: string | undefined, o: PretrainOptions) => {
       const overrides = [...o.set];
-      const flag = (key: string, v: string | undefined) => { if (v !== undefined) overrides.push(`${key}=${v}`); };
-      flag('max_duration', o.maxDuration); flag('seed', o.seed); flag('optimizer.lr', o.lr);
-      flag('global_train_batch_size', o.globalBatchSize); flag('device_train_microbatch_size', o.microbatchSize);
-      flag('eval_interval', o.evalInterval); flag('save_interval', o.saveInterval); flag('threads', o.threads);
-      const { config: cfg, warnings } = loadConfig({ file, preset: o.preset, overrides });
+      const flags: Record<string, string> = {};
+      const flag = (key: string, name: string, v: string | undefined) => {
+        if (v === undefined) return;
+        overrides.push(`${key}=${v}`);
+        flags[key] = name;
+      };
+      intOpt(o.threads, '--threads', 1, 1024);
+      flag('max_duration', '--max-duration', o.maxDuration); flag('seed', '--seed', o.seed); flag('optimizer.lr', '--lr', o.lr);
+      flag('global_train_batch_size', '--global-batch-size', o.globalBatchSize);
+      flag('device_train_microbatch_size', '--microbatch-size', o.microbatchSize);
+      flag('eval_interval', '--eval-interval', o.evalInterval); flag('save_interval', '--save-interval', o.saveInterval);
+      flag('threads', '--threads', o.threads);
+      const { config: cfg, warnings } = loadConfig({ file, preset: o.preset, overrides, flags });
       for (const w of warnings) console.error(`warning: ${w}`);
       if (cfg.threads > 0) setNumThreads(cfg.threads);
       const runDir = resolve(o.runDir ?? join('runs', cfg.run_name));
       const resuming = o.resume || cfg.autoresume || cfg.load_path !== null;
       const ckDir = cfg.save_folder ? resolve(runDir, cfg.save_folder.replaceAll('{run_name}', cfg.run_name)) : join(runDir, 'checkpoints');
+      for (const p of removeIncompleteCheckpoints(ckDir)) console.error(`removed ${p} (left by an interrupted save or removal)`);
       if (!resuming && listCheckpoints(ckDir).length) {
         throw new Error(`${runDir} already holds checkpoints; pass --resume to continue that run, or --run-dir for a new one`);
       }
+      // --resume / autoresume: the newest checkpoint that verifies, naming what was wrong with newer ones.
+      let resumeFrom: string | undefined;
+      if ((o.resume || cfg.autoresume) && cfg.load_path === null) {
+        const found = findResumeCheckpoint(ckDir);
+        for (const s of found.skipped) console.error(`warning: skipping checkpoint ${s.dir}: ${s.problem}`);
+        if (found.dir) resumeFrom = found.dir;
+        else if (o.resume) {
+          throw new Error(`--resume: no intact checkpoint in ${ckDir}` + (found.skipped.length ? ` (${found.skipped.length} damaged, named above)` : ''));
+        }
+      }
+      const repaired = repairRunLog(join(runDir, 'log.jsonl'));
+      if (repaired.message) console.error(`warning: ${repaired.message}`);
+      const createdRunDir = !existsSync(runDir);
 
       // Data: find, prepare into a cache beside the runs (shared by runs with the same data settings).
       const sel = findData(cfg, o.data);
       const key = createHash('sha256').update(JSON.stringify([sel.inputs, cfg.max_seq_len, cfg.data_mode, cfg.val_fraction, cfg.seed])).digest('hex').slice(0, 12);
-      const cache = join(dirname(runDir), '.cache', `prepared-${key}`);
+      const cacheRoot = join(dirname(runDir), '.cache'), cache = join(cacheRoot, `prepared-${key}`);
+      const createdTop = outermostMissing(cache);
       console.error(`data: ${sel.inputs.join(', ')} (from ${sel.source})`);
       const pb = prepareProgressBar(o.progress);
-      const data = await ensurePrepared(sel.inputs, cache, cfg, pb.update);
-      pb.stop();
+      let data;
+      try {
+        data = await ensurePrepared(sel.inputs, cache, cfg, pb.update);
+      } catch (e) {
+        // prepare() removed the dataset folder it created; the empty parents this run created (.cache/, runs/) go too.
+        removeEmptyFoldersUpTo(cacheRoot, createdTop);
+        throw e;
+      } finally {
+        pb.stop();
+      }
       console.error(`data: ${data.dir}${data.prepared ? ' (prepared now)' : ''}: train ${data.train.num_samples} samples` +
         `${data.val ? `, val ${data.val.num_samples}` : ', no validation split (no evaluation)'}`);
 
@@ -128,13 +162,17 @@ export function registerPretrain(program: Command): void {
           say(`checkpoint ${e.dir} (${e.seconds.toFixed(1)} s)${e.removed.length ? `, removed ${e.removed.length} old` : ''}`);
         }
       };
-      const trainer = new Trainer({ config: cfg, train: data.train, val: data.val, runDir, resume: o.resume || undefined, onEvent,
-        allowResumeMismatch: o.allowResumeMismatch });
+      let trainer: Trainer;
       let result;
       try {
+        trainer = new Trainer({ config: cfg, train: data.train, val: data.val, runDir, resume: resumeFrom ?? (o.resume || undefined), onEvent,
+          allowResumeMismatch: o.allowResumeMismatch });
         result = await trainer.fit();
       } catch (e) {
         multi?.stop();
+        if (!(e instanceof TrainingDivergedError)) {
+          for (const p of cleanUpFailedRun(runDir, ckDir, createdRunDir)) console.error(`removed ${p} (the run failed)`);
+        }
         if (e instanceof TrainingDivergedError) {
           console.error(`mosaicbert: ${e.message}`);
           console.error(`report: ${writeReport(runDir)}`);
@@ -144,6 +182,7 @@ export function registerPretrain(program: Command): void {
         throw e;
       }
       multi?.stop();
+      removeIncompleteCheckpoints(ckDir);
 
       // Summary.
       const st = result.state;

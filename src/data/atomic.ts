@@ -1,5 +1,6 @@
 /** Atomic file writes: write a temporary file beside the target, fsync it, then rename it over the target. */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 let counter = 0;
 
@@ -33,4 +34,17 @@ export function writeFileSynced(path: string, data: Uint8Array | string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Checks that `path` can be an output file before any work is done: it is not a folder and its folder exists.
+ * @param label how the user named it (e.g. `--out out.jsonl`), for the message.
+ * @throws Error naming `label` and the missing folder, or saying the path is a folder.
+ */
+export function assertOutputFilePath(path: string, label: string): void {
+  const target = resolve(path);
+  if (existsSync(target) && statSync(target).isDirectory()) throw new Error(`${label}: is a folder, expected a file path`);
+  const dir = dirname(target);
+  if (!existsSync(dir)) throw new Error(`${label}: the folder ${dir} does not exist`);
+  if (!statSync(dir).isDirectory()) throw new Error(`${label}: ${dir} is not a folder`);
 }

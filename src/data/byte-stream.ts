@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress } from 'fzstd';
+import { decodeUtf8, type EncodingErrors } from './utf8.js';
 
 /** Compression implied by a file name: 'gzip' for .gz, 'zstd' for .zst/.zstd, else 'none'. */
 export function compressionOf(path: string): 'gzip' | 'zstd' | 'none' {
@@ -59,18 +60,32 @@ export interface Line {
 
 /**
  * The UTF-8 lines of a (possibly compressed) file, streaming. A final line without "\n" is yielded too.
- * Invalid UTF-8 becomes U+FFFD.
+ * Decoding is strict by default: invalid UTF-8 is an {@link InvalidUtf8Error} naming the file and the byte offset
+ * (in the decompressed stream for .gz / .zst); with `errors: 'replace'` it becomes U+FFFD. A NUL byte means a binary
+ * file, never text, and is an error in either mode.
+ * @throws Error naming the file and byte offset for a NUL byte or (strict) invalid UTF-8.
  */
-export async function* readLines(path: string): AsyncGenerator<Line> {
-  const dec = new TextDecoder('utf-8');
+export async function* readLines(path: string, errors: EncodingErrors = 'strict'): AsyncGenerator<Line> {
+  const label = compressionOf(path) === 'none' ? path : `${path} (decompressed)`;
   let carry: Uint8Array | null = null;
-  let lineNo = 0;
+  let lineNo = 0, lineStart = 0;
   const emit = (bytes: Uint8Array): Line => {
+    const nul = bytes.indexOf(0);
+    if (nul >= 0) throw new Error(`${label}: a NUL byte at byte offset ${lineStart + nul}: a binary file, not text`);
     let end = bytes.length;
     if (end > 0 && bytes[end - 1] === 0x0d) end--;
-    return { text: dec.decode(bytes.subarray(0, end)), line: ++lineNo };
+    const text = decodeUtf8(bytes.subarray(0, end), label, errors, lineStart);
+    lineStart += bytes.length + 1;
+    return { text, line: ++lineNo };
   };
+  let first = true;
   for await (const chunk of readBytes(path)) {
+    if (first) {
+      // As git and grep decide: a NUL byte near the start means a binary file (checked before any line is decoded).
+      const nul = chunk.subarray(0, 8192).indexOf(0);
+      if (nul >= 0) throw new Error(`${label}: a NUL byte at byte offset ${nul}: a binary file, not text`);
+      first = false;
+    }
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
       let piece = chunk.subarray(start, nl);

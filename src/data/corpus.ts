@@ -8,6 +8,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { stripCompression } from './byte-stream.js';
 import type { CorpusDocument } from './document.js';
+import type { EncodingErrors } from './utf8.js';
 import { isMdsDir, readMds } from './mds.js';
 import { readJsonl } from './read-jsonl.js';
 import { readParquet } from './read-parquet.js';
@@ -28,6 +29,8 @@ export interface CorpusOptions {
   text_field?: string;
   /** How .txt files are cut into documents (default 'paragraph': blank-line separated blocks). */
   txt_split?: TxtSplit;
+  /** Invalid UTF-8 in .txt / .jsonl files: 'strict' (default: an error naming file and byte offset) or 'replace'. */
+  encoding_errors?: EncodingErrors;
 }
 
 /** The format of a file by its name, or null when unsupported. */
@@ -73,8 +76,8 @@ export function listCorpusSources(inputs: string[]): CorpusSource[] {
 export function readSource(src: CorpusSource, options: CorpusOptions = {}): AsyncGenerator<CorpusDocument> {
   const field = options.text_field ?? 'text';
   switch (src.format) {
-    case 'jsonl': return readJsonl(src.path, field);
-    case 'txt': return readTxt(src.path, options.txt_split ?? 'paragraph');
+    case 'jsonl': return readJsonl(src.path, field, options.encoding_errors);
+    case 'txt': return readTxt(src.path, options.txt_split ?? 'paragraph', options.encoding_errors);
     case 'parquet': return readParquet(src.path, field);
     case 'mds': return readMds(src.path, field);
   }

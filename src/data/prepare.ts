@@ -10,7 +10,7 @@
  * Streaming with bounded memory: one batch of documents being read, one being tokenized (the native tokenizer
  * runs on libuv's thread pool while the next batch is parsed), and one shard per split being filled.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BertTokenizer } from '../tokenizer/bert-tokenizer.js';
 import { listCorpusSources, readCorpus } from './corpus.js';
@@ -20,6 +20,7 @@ import { writeFileAtomic } from './atomic.js';
 import { INDEX_FORMAT, INDEX_VERSION, type SampleMode, type TokenDatasetIndex } from './shard-format.js';
 import { ShardWriter } from './shard-writer.js';
 import { isValidationDocument } from './split.js';
+import type { EncodingErrors } from './utf8.js';
 
 /** Options of {@link prepare}. Names follow the reference YAML where one exists. */
 export interface PrepareOptions {
@@ -47,6 +48,8 @@ export interface PrepareOptions {
   batch_documents?: number;
   /** Tokenizer (default: the packaged bert-base-uncased). */
   tokenizer?: BertTokenizer;
+  /** Invalid UTF-8 in .txt / .jsonl inputs: 'strict' (default: an error naming file and byte offset) or 'replace'. */
+  encoding_errors?: EncodingErrors;
   /** Called after every batch of documents, and once at the end with `done: true`. */
   onProgress?: (p: PrepareProgress) => void;
 }
@@ -125,9 +128,22 @@ function removeStale(dir: string, keep: Set<string>): void {
 /**
  * Tokenizes a corpus into `out_dir/train` (and `out_dir/val`) shards with an index.json each. Any previous dataset
  * in those folders is replaced (its index.json is removed first, so a crash leaves no index over partial data).
- * @throws Error naming the file and line (or row / sample) of a bad input document, or for bad options.
+ * A failed run removes the folders it created (`out_dir` itself when it did not exist, else `train/` / `val/`).
+ * @throws Error naming the file and line (or row / sample, or byte offset for invalid UTF-8 and binary files) of a
+ *   bad input document, for an empty corpus (no tokens at all), or for bad options.
  */
 export async function prepare(options: PrepareOptions): Promise<PrepareResult> {
+  const created = [options.out_dir, join(options.out_dir, 'train'), join(options.out_dir, 'val')].filter((d) => !existsSync(d));
+  try {
+    return await prepareInto(options);
+  } catch (e) {
+    // Outermost first: removing out_dir removes the splits inside it.
+    for (const d of created) rmSync(d, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function prepareInto(options: PrepareOptions): Promise<PrepareResult> {
   const max_seq_len = options.max_seq_len ?? 128;
   const mode = options.mode ?? 'truncate';
   const val_fraction = options.val_fraction ?? DEFAULT_VAL_FRACTION;
@@ -172,7 +188,8 @@ export async function prepare(options: PrepareOptions): Promise<PrepareResult> {
     return p;
   };
 
-  const it = readCorpus(sources, { text_field: options.text_field, txt_split: options.txt_split });
+  const it = readCorpus(sources, { text_field: options.text_field, txt_split: options.txt_split,
+    encoding_errors: options.encoding_errors });
   let read = 0;
   const nextBatch = async (): Promise<CorpusDocument[]> => {
     const out: CorpusDocument[] = [];
@@ -218,6 +235,10 @@ export async function prepare(options: PrepareOptions): Promise<PrepareResult> {
     batch = next;
   }
 
+  if (samples === 0) {
+    throw new Error(`${options.inputs.join(', ')}: no text to prepare (${docIndex} documents read, ${empty} of them empty); ` +
+      'check the inputs and --text-field');
+  }
   const result: PrepareResult = { out_dir: options.out_dir, train: undefined as never, documents: docIndex,
     empty_documents: empty, seconds: 0 };
   for (const split of splits) {

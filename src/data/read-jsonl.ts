@@ -4,14 +4,16 @@
  */
 import { readLines } from './byte-stream.js';
 import type { CorpusDocument } from './document.js';
+import type { EncodingErrors } from './utf8.js';
 
 /**
  * Documents of a JSON-lines file, streaming.
  * @param text_field the field holding the text (default "text").
- * @throws Error "path:line: ..." for a line that is not JSON, not an object, or lacks a string `text_field`.
+ * @throws Error "path:line: ..." for a line that is not JSON, not an object, or lacks a string `text_field`; naming
+ *   the byte offset for invalid UTF-8 (unless `errors` is 'replace') or a NUL byte.
  */
-export async function* readJsonl(path: string, text_field = 'text'): AsyncGenerator<CorpusDocument> {
-  for await (const { text, line } of readLines(path)) {
+export async function* readJsonl(path: string, text_field = 'text', errors: EncodingErrors = 'strict'): AsyncGenerator<CorpusDocument> {
+  for await (const { text, line } of readLines(path, errors)) {
     if (text.trim() === '') continue;
     let obj: unknown;
     try {

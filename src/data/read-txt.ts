@@ -5,15 +5,19 @@
  */
 import { readLines } from './byte-stream.js';
 import type { CorpusDocument } from './document.js';
+import type { EncodingErrors } from './utf8.js';
 
 /** How a .txt file is cut into documents: 'paragraph' (blank-line separated blocks) or 'line'. */
 export type TxtSplit = 'paragraph' | 'line';
 
-/** Documents of a text file, streaming; `where` names the document's first line. */
-export async function* readTxt(path: string, txt_split: TxtSplit = 'paragraph'): AsyncGenerator<CorpusDocument> {
+/**
+ * Documents of a text file, streaming; `where` names the document's first line.
+ * @throws Error naming the file and byte offset for invalid UTF-8 (unless `errors` is 'replace') or a NUL byte.
+ */
+export async function* readTxt(path: string, txt_split: TxtSplit = 'paragraph', errors: EncodingErrors = 'strict'): AsyncGenerator<CorpusDocument> {
   let block: string[] = [];
   let first = 0;
-  for await (const { text, line } of readLines(path)) {
+  for await (const { text, line } of readLines(path, errors)) {
     const blank = text.trim() === '';
     if (txt_split === 'line') {
       if (!blank) yield { text, where: `${path}:${line}` };

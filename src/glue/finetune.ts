@@ -15,7 +15,8 @@ import { SequenceClassificationModel } from '../model/classification.js';
 import { readSafetensors, type Tensor } from '../io/safetensors.js';
 import { modelFromStateDict, readPretrainedWeights, savePretrained, WEIGHT_FILES } from '../interop/pretrained.js';
 import { writeFileAtomic } from '../data/atomic.js';
-import { listCheckpoints, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type TrainerState } from '../train/checkpoint.js';
+import { findResumeCheckpoint, loadCheckpoint, pruneCheckpoints, readCheckpointState, removeIncompleteCheckpoints, saveCheckpoint, type TrainerState } from '../train/checkpoint.js';
+import { repairRunLog } from '../train/run_log.js';
 import { loadConfig } from '../train/config.js';
 import { DecoupledAdamW } from '../train/decoupled_adamw.js';
 import { EventLog } from '../train/event_log.js';
@@ -103,6 +104,8 @@ export interface FinetuneOptions {
   gradClipNorm?: number | null;
   /** Write `<outDir>/log.jsonl` (default true). */
   log?: boolean;
+  /** Initialise missing encoder/embedding weights randomly instead of refusing the checkpoint (default false). */
+  allowMissingWeights?: boolean;
   kernels?: Kernels;
   onEvent?: (e: FinetuneEvent) => void;
   /** Warnings (default console.warn). */
@@ -193,8 +196,8 @@ function resolveSource(src: string): ResolvedSource {
   if (existsSync(join(d, 'model', 'config.json'))) return { dir: join(d, 'model'), kind: 'hf' };
   if (existsSync(join(d, 'config.json'))) return { dir: d, kind: 'hf' };  // weights missing: readPretrainedWeights says so
   for (const sub of ['.', 'checkpoints']) {
-    const cks = listCheckpoints(join(d, sub));
-    if (cks.length) return { dir: cks[cks.length - 1].dir, kind: 'checkpoint' };
+    const ck = findResumeCheckpoint(join(d, sub)).dir;
+    if (ck) return { dir: ck, kind: 'checkpoint' };
   }
   throw new Error(`${src}: not a model (expected config.json + weights, a pretraining run with model/, a checkpoint ` +
     'ba<step>/ with state.json, or preset:<name>)');
@@ -209,6 +212,8 @@ export interface LoadClassifierOptions {
   seed: number;
   /** Keep only the config; initialise every weight randomly. */
   randomInit?: boolean;
+  /** Initialise missing encoder/embedding weights randomly instead of refusing the checkpoint. */
+  allowMissingWeights?: boolean;
   kernels?: Kernels;
 }
 
@@ -227,7 +232,7 @@ export function loadClassifier(source: string, o: LoadClassifierOptions):
   if (r.kind === 'preset') {
     raw = { ...loadConfig({ preset: r.preset }).config.model };
   } else if (r.kind === 'checkpoint') {
-    const meta = JSON.parse(readFileSync(join(r.dir, 'state.json'), 'utf8')) as { config?: { model?: Record<string, unknown> } };
+    const meta = readCheckpointState(r.dir) as { config?: { model?: Record<string, unknown> } };
     if (!meta.config?.model) throw new Error(`${r.dir}/state.json: no config.model`);
     raw = { ...meta.config.model };
     if (!o.randomInit) sd = readSafetensors(join(r.dir, 'model.safetensors')).tensors;
@@ -246,7 +251,9 @@ export function loadClassifier(source: string, o: LoadClassifierOptions):
   };
   delete over.architectures;
   if (!labels) { delete over.id2label; delete over.label2id; }
-  const { model, info } = modelFromStateDict(over, sd, { head: 'classification', initSeed: o.seed, kernels: o.kernels,
+  // A random-init baseline or a preset has no weights at all; otherwise a missing encoder weight is an error.
+  const allowMissingWeights = !!o.randomInit || r.kind === 'preset' || !!o.allowMissingWeights;
+  const { model, info } = modelFromStateDict(over, sd, { head: 'classification', initSeed: o.seed, kernels: o.kernels, allowMissingWeights,
     source: r.dir, configSource: r.kind === 'hf' ? join(r.dir, 'config.json') : r.dir, warn: () => {} });
   return { model: model as SequenceClassificationModel, dir: r.dir, initialised: info.missing,
     ignored: [...ignored, ...info.unexpected] };
@@ -331,7 +338,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     }
   }
   const { model, dir: initDir, initialised } = loadClassifier(source, { numLabels: spec.num_labels,
-    labels: spec.num_labels > 1 ? spec.labels : undefined, seed, randomInit: loadRandom, kernels: o.kernels });
+    labels: spec.num_labels > 1 ? spec.labels : undefined, seed, randomInit: loadRandom, kernels: o.kernels,
+    allowMissingWeights: o.allowMissingWeights });
   if (init !== 'random' && initialised.some((n) => !/^(classifier|bert\.pooler)\./.test(n))) {
     warn(`${initDir}: randomly initialised (not in the checkpoint): ${initialised.join(', ')}`);
   }
@@ -372,10 +380,14 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   if (o.resume) {
     let from: string | null = typeof o.resume === 'string' ? o.resume : null;
     if (!from) {
-      const all = listCheckpoints(ckDir);
-      if (!all.length) throw new Error(`--resume: no complete checkpoint in ${ckDir}`);
-      from = all[all.length - 1].dir;
+      removeIncompleteCheckpoints(ckDir);
+      const f = findResumeCheckpoint(ckDir);
+      for (const sk of f.skipped) warn(`skipping checkpoint ${sk.dir}: ${sk.problem}`);
+      if (!f.dir) throw new Error(`--resume: no intact checkpoint in ${ckDir}`);
+      from = f.dir;
     }
+    const repaired = repairRunLog(join(o.outDir, 'log.jsonl'));
+    if (repaired.message) warn(repaired.message);
     const ck = loadCheckpoint(from, model.params, opt);
     for (const d of checkResume(from, ck.state.rng, { seed, ...fingerprint }, !!o.allowResumeMismatch)) warn(`resuming with a different ${d}`);
     const saved = ck.config as { evals?: EvalRecord[]; train_time_s?: number };

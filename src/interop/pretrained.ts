@@ -6,9 +6,9 @@
  * `mosaicml/mosaic-bert-base`, model.safetensors without the tied decoder key, and the bert-base-uncased tokenizer
  * files. See the `mosaicml/mosaic-bert-base` checkpoint files for the key names and config fields.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../data/atomic.js';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
 import { configFromDict, type MosaicBertConfig } from '../model/config.js';
 import { hfBertConfigDict, hfConfigDict } from './hf_config.js';
@@ -20,6 +20,7 @@ import { CLASSIC_BERT, MOSAICBERT } from '../model/architecture.js';
 import { normalizeStateDict } from '../model/state_dict.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { readTorchCheckpoint } from '../io/torch_pickle.js';
+import { composerCheckpointPath, readComposerCheckpoint } from './composer.js';
 import { bertBaseUncasedVocabPath } from '../tokenizer/vocab-path.js';
 import { bertConfigFromDict, type BertConfig } from '../model/bert_config.js';
 
@@ -48,6 +49,12 @@ export interface FromPretrainedOptions {
   config?: Partial<MosaicBertConfig>;
   /** Throw on missing or unexpected keys (and on an untied decoder) instead of warning. Default false. */
   strict?: boolean;
+  /**
+   * Load even when encoder or embedding weights (`bert.embeddings.*`, `bert.encoder.*`) are missing, initialising
+   * them randomly with a warning. Default false: that is an error listing the keys (a model with a random encoder
+   * layer serves garbage). Missing head weights (pooler, classifier, MLM head) are always allowed, with a warning.
+   */
+  allowMissingWeights?: boolean;
   /** Restrict the weight format (default 'auto': safetensors first, as HF does). */
   format?: 'auto' | 'safetensors' | 'bin';
   kernels?: Kernels;
@@ -151,6 +158,24 @@ function sameData(a: Tensor, b: Tensor): boolean {
   return true;
 }
 
+/** True for a weight of the encoder body (embeddings and layers), which may not silently be random; heads may. */
+export function isEncoderWeight(name: string): boolean {
+  return /^bert\.(embeddings|encoder)\./.test(name);
+}
+
+/**
+ * Strict loading: throws when `missing` (parameter names a checkpoint did not provide) includes encoder or
+ * embedding weights ({@link isEncoderWeight}); head weights may be missing.
+ * @param source the checkpoint file or folder, for the message.
+ * @throws Error naming `source` and listing the missing encoder/embedding keys.
+ */
+export function assertEncoderWeightsPresent(missing: readonly string[], source: string): void {
+  const body = missing.filter(isEncoderWeight);
+  if (!body.length) return;
+  throw new Error(`${source}: missing encoder/embedding weights: ${body.join(', ')}; the model would run with random ` +
+    'values there. Check the checkpoint, or pass allowMissingWeights (--allow-missing-weights) to initialise them randomly');
+}
+
 /**
  * Builds a model from a Hugging Face folder and reports what was loaded. The model type is dispatched on: MosaicBERT
  * when config.json says so (`alibi_starting_size`, or `auto_map` into `bert_layers`) or the weights have fused
@@ -158,17 +183,32 @@ function sameData(a: Tensor, b: Tensor): boolean {
  * BERT ({@link BertForMaskedLM} / {@link BertForSequenceClassification}; TF-era `LayerNorm.gamma/beta` names and
  * `cls.predictions.decoder.bias` are accepted, `position_ids` buffers dropped). Composer's `model.` key prefix is stripped; the
  * tied decoder weight may be stored or not. Missing and unexpected keys are listed by name: warned about, or
- * thrown with `strict: true`. Parameters the checkpoint lacks are randomly initialised (reference init).
+ * thrown with `strict: true`. A missing encoder or embedding weight is an error listing the keys unless
+ * `allowMissingWeights`; head parameters the checkpoint lacks (pooler, classifier, MLM head) are randomly
+ * initialised (reference init) with a warning, as Hugging Face does. `dir` may also be a Composer `.pt`
+ * checkpoint or a folder holding one (see composer.ts), with its config from a config.json beside it, else the
+ * one Composer stored in the checkpoint, else `opts.config`.
  * @throws Error naming the file and the problem (no weights, wrong shapes, unsupported model, strict failures).
  */
 export function loadPretrained(dir: string, opts: FromPretrainedOptions = {}): { model: AnyPretrainedModel; info: PretrainedInfo } {
-  const cfgPath = join(dir, 'config.json');
-  if (!existsSync(cfgPath)) throw new Error(`${dir}: no config.json (not a Hugging Face model folder)`);
-  const raw = readJson(cfgPath);
+  const hfWeights = existsSync(dir) && statSync(dir).isDirectory() && WEIGHT_FILES.some((f) => existsSync(join(dir, f)));
+  const composer = hfWeights ? null : composerCheckpointPath(dir);
+  const composerCk = composer ? readComposerCheckpoint(composer) : null;
+  const cfgPath = join(composer ? dirname(composer) : dir, 'config.json');
+  let raw: Record<string, unknown> = {};
+  if (existsSync(cfgPath)) raw = readJson(cfgPath);
+  else if (!composer) throw new Error(`${dir}: no config.json (not a Hugging Face model folder or a Composer .pt checkpoint)`);
+  else if (composerCk?.config) raw = composerCk.config;
+  else if (!opts.config) {
+    throw new Error(`${composer}: a Composer checkpoint needs a config: it stores none (state.integrations.huggingface); ` +
+      'put a config.json beside it or pass the config option');
+  }
   if (raw.model_type !== undefined && !['bert', 'mosaic_bert', 'mosaicbert'].includes(String(raw.model_type))) {
     throw new Error(`${cfgPath}: model_type '${String(raw.model_type)}' is not supported (MosaicBERT and classic BERT only)`);
   }
-  const { tensors: sd0, files, format } = readPretrainedWeights(dir, opts.format ?? 'auto');
+  const { tensors: sd0, files, format } = composer
+    ? { tensors: composerCk!.tensors, files: [composer], format: 'bin' as const }
+    : readPretrainedWeights(dir, opts.format ?? 'auto');
   const src = files.length === 1 ? files[0] : dir;
   const built = modelFromStateDict(raw, sd0, { ...opts, source: src, configSource: cfgPath });
   return { model: built.model, info: { ...built.info, format, files } };
@@ -229,7 +269,9 @@ export function modelFromStateDict(raw: Record<string, unknown>, sd0: Map<string
   // Parameters the checkpoint lacks are initialised randomly; otherwise skip the (costly) init.
   const present = (n: string) => sd.has(n) || (n === WORD_EMBEDDINGS_KEY && sd.has(TIED_DECODER_KEY));
   const shapes = paramShapes(config, head, classic ? CLASSIC_BERT : MOSAICBERT);
-  const needInit = shapes.some(([n]) => !present(n));
+  const absent = shapes.map(([n]) => n).filter((n) => !present(n));
+  if (!opts.allowMissingWeights) assertEncoderWeightsPresent(absent, src);
+  const needInit = absent.length > 0;
   const mopts = { kernels: opts.kernels, noInit: !needInit, initSeed: opts.initSeed };
   let model: AnyPretrainedModel;
   if (classic) {

@@ -5,7 +5,7 @@
  * allowlist; any other name (`os.system`, `builtins.eval`, ...) is refused with an Error naming it, before
  * anything could be called. REDUCE / NEWOBJ call only the {@link SafeCallable}s of that allowlist, which are
  * TypeScript functions building data; nothing from the pickle is ever executed. INST, OBJ, the extension registry
- * and BUILD on anything but a dict are refused.
+ * and BUILD on anything but a dict (or a {@link PyOpaque}) are refused.
  */
 
 /** An allowlisted Python callable, implemented in TypeScript (e.g. `collections.OrderedDict`). */
@@ -24,6 +24,16 @@ export class PyDict {
   readonly map = new Map<unknown, unknown>();
   state: unknown = undefined;
   constructor(readonly ordered = false) {}
+}
+
+/**
+ * An object of a class outside the allowlist, kept as inert data: the class name, the arguments REDUCE / NEWOBJ
+ * passed and the state BUILD set. Nothing is called; only a caller that opts in produces these (see
+ * `readTorchCheckpoint`'s `opaque` option, used for the non-model parts of Composer checkpoints).
+ */
+export class PyOpaque {
+  state: unknown = undefined;
+  constructor(readonly qualname: string, readonly args: readonly unknown[]) {}
 }
 
 /** True for a Python tuple (tuples are frozen arrays, lists plain arrays). */
@@ -210,8 +220,8 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): { 
       case 0x81: { const args = pop(), cls = pop(); stack.push(call(cls, args)); break; } // NEWOBJ
       case 0x62: { // BUILD
         const state = pop(), obj = top();
-        if (!(obj instanceof PyDict)) fail(`BUILD on ${describe(obj)} is not allowed`);
-        (obj as PyDict).state = state;
+        if (!(obj instanceof PyDict) && !(obj instanceof PyOpaque)) fail(`BUILD on ${describe(obj)} is not allowed`);
+        (obj as PyDict | PyOpaque).state = state;
         break;
       }
       case 0x51: stack.push(persistent(pop())); break; // BINPERSID
@@ -229,6 +239,7 @@ function describe(v: unknown): string {
   if (v instanceof SafeCallable) return `'${v.qualname}'`;
   if (v instanceof PyGlobal) return `'${v.qualname}'`;
   if (v instanceof PyDict) return 'a dict';
+  if (v instanceof PyOpaque) return `a '${v.qualname}' object`;
   if (v === null) return 'None';
   if (Array.isArray(v)) return Object.isFrozen(v) ? 'a tuple' : 'a list';
   return `a ${typeof v}`;

@@ -19,7 +19,7 @@
 import { openSync, closeSync, readSync, fstatSync } from 'node:fs';
 import type { Tensor } from './safetensors.js';
 import { ZipReader, memorySource, fileSource, type ByteSource } from './zip.js';
-import { PyDict, PyGlobal, SafeCallable, isTuple, unpickle, UnpicklingError } from './pickle.js';
+import { PyDict, PyGlobal, PyOpaque, SafeCallable, isTuple, unpickle, UnpicklingError } from './pickle.js';
 
 export { UnpicklingError } from './pickle.js';
 
@@ -212,6 +212,45 @@ function torchGlobals(label: string): Map<string, unknown> {
   return g;
 }
 
+/**
+ * Names refused even in `opaque` mode: modules and builtins whose only use in a pickle is to run code. Nothing is
+ * ever called either way; refusing them names a hostile file as such instead of reading around it.
+ */
+const NEVER_OPAQUE = /^(os|posix|nt|subprocess|sys|shutil|socket|importlib|runpy|pickle|marshal|ctypes|code|pty|webbrowser|torch\.(load|hub|jit|ops|_ops))(\.|$)|^builtins\.(eval|exec|compile|getattr|setattr|delattr|__import__|open|globals|locals|vars|breakpoint|input|apply)$/;
+
+/** The globals of {@link torchGlobals}, plus (when `opaque`) every other harmless name as a {@link PyOpaque} factory. */
+function globalsFor(label: string, opaque: boolean): ReadonlyMap<string, unknown> {
+  const g = torchGlobals(label);
+  if (!opaque) return g;
+  return new (class extends Map<string, unknown> {
+    override has(q: string): boolean { return super.has(q) || !NEVER_OPAQUE.test(q); }
+    override get(q: string): unknown {
+      return super.has(q) ? super.get(q) : new SafeCallable(q, (args) => new PyOpaque(q, args));
+    }
+  })(g);
+}
+
+/** Options of {@link readTorchCheckpoint}. */
+export interface TorchReadOptions {
+  /**
+   * Keep objects of classes outside the state-dict allowlist (numpy RNG states, Composer timestamps...) as inert
+   * {@link PyOpaque} records instead of refusing the file; code-running names (`os.system`, `builtins.eval`, ...)
+   * are still refused, and nothing is executed. Default false.
+   */
+  opaque?: boolean;
+  /**
+   * The dict whose tensors {@link TorchCheckpoint.tensors} holds, as a key path from the top-level object (default:
+   * the top level, a state dict). E.g. `['state', 'model']` for Composer checkpoints. A missing path gives no tensors.
+   */
+  tensorsAt?: string[];
+}
+
+function descend(obj: unknown, path: string[] | undefined): unknown {
+  let cur = obj;
+  for (const k of path ?? []) cur = cur instanceof PyDict ? cur.map.get(k) : undefined;
+  return path?.length && !(cur instanceof PyDict) ? new PyDict() : cur;
+}
+
 function storageClass(t: unknown, label: string): { dtype: TorchDType; size: number } {
   if (!(t instanceof PyGlobal) || t.module !== 'torch' || !(t.name in STORAGE_CLASSES)) {
     throw new UnpicklingError(`${label}: persistent id names an unknown storage type`);
@@ -243,7 +282,7 @@ function collect(obj: unknown, label: string): { tensors: Map<string, Tensor>; s
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
-function readZipCheckpoint(zip: ZipReader, label: string): TorchCheckpoint {
+function readZipCheckpoint(zip: ZipReader, label: string, o: TorchReadOptions = {}): TorchCheckpoint {
   const pkl = zip.names().find((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (!pkl) throw new Error(`${label}: zip archive without '<archive>/data.pkl' (not a torch.save file)`);
   const prefix = pkl.slice(0, -'data.pkl'.length);
@@ -255,7 +294,7 @@ function readZipCheckpoint(zip: ZipReader, label: string): TorchCheckpoint {
   const storages = new Map<string, TorchStorage>();
   const { value } = unpickle(zip.read(pkl), {
     label: `${label}:${pkl}`,
-    globals: torchGlobals(label),
+    globals: globalsFor(label, o.opaque ?? false),
     persistentLoad: (pid) => {
       if (!isTuple(pid) || pid[0] !== 'storage' || pid.length < 5) {
         throw new UnpicklingError(`${label}: unsupported persistent id (expected ('storage', type, key, location, numel))`);
@@ -276,12 +315,12 @@ function readZipCheckpoint(zip: ZipReader, label: string): TorchCheckpoint {
       return s;
     },
   });
-  return { ...collect(value, label), format: 'zip', object: value };
+  return { ...collect(descend(value, o.tensorsAt), label), format: 'zip', object: value };
 }
 
-function readLegacyCheckpoint(src: ByteSource, label: string): TorchCheckpoint {
+function readLegacyCheckpoint(src: ByteSource, label: string, o: TorchReadOptions = {}): TorchCheckpoint {
   const data = src.read(0, src.size);
-  const g = torchGlobals(label);
+  const g = globalsFor(label, o.opaque ?? false);
   let pos = 0;
   const next = (persistentLoad?: (pid: unknown) => unknown) => {
     const r = unpickle(data, { label, globals: g, persistentLoad }, pos);
@@ -334,7 +373,7 @@ function readLegacyCheckpoint(src: ByteSource, label: string): TorchCheckpoint {
     bytesOf.set(s.key, data.subarray(pos, pos + nb));
     pos += nb;
   }
-  return { ...collect(obj, label), format: 'legacy', object: obj };
+  return { ...collect(descend(obj, o.tensorsAt), label), format: 'legacy', object: obj };
 }
 
 function sniff(head: Uint8Array): 'zip' | 'legacy' | 'tar' | 'unknown' {
@@ -344,10 +383,10 @@ function sniff(head: Uint8Array): 'zip' | 'legacy' | 'tar' | 'unknown' {
   return 'unknown';
 }
 
-function readFrom(src: ByteSource, label: string): TorchCheckpoint {
+function readFrom(src: ByteSource, label: string, o: TorchReadOptions = {}): TorchCheckpoint {
   const kind = sniff(src.read(0, Math.min(src.size, 512)));
-  if (kind === 'zip') return readZipCheckpoint(new ZipReader(src, label), label);
-  if (kind === 'legacy') return readLegacyCheckpoint(src, label);
+  if (kind === 'zip') return readZipCheckpoint(new ZipReader(src, label), label, o);
+  if (kind === 'legacy') return readLegacyCheckpoint(src, label, o);
   if (kind === 'tar') throw new Error(`${label}: tar-format torch checkpoints (torch < 0.4) are not supported`);
   throw new Error(`${label}: not a PyTorch checkpoint (neither a zip archive nor a pickle)`);
 }
@@ -366,10 +405,10 @@ export function parseTorchCheckpoint(buf: Uint8Array, label = 'checkpoint'): Tor
  * storages are read, each into its own aligned buffer; fp32 tensors are views of them (no per-element work).
  * @throws Error naming the file and a refused global, a malformed archive or an out-of-range tensor view.
  */
-export function readTorchCheckpoint(path: string): TorchCheckpoint {
+export function readTorchCheckpoint(path: string, options: TorchReadOptions = {}): TorchCheckpoint {
   const src = fileSource(path);
   try {
-    return readFrom(src, path);
+    return readFrom(src, path, options);
   } finally {
     src.close();
   }

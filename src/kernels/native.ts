@@ -58,6 +58,22 @@ function packageRoot(): string {
 let cached: NativeAddon | null = null;
 
 /**
+ * Checks the environment variables the addon reads when it loads (native/common/pool.cc, cpu.cc), which would
+ * otherwise fall back silently (`MOSAICBERT_NUM_THREADS=abc` -> all cores, `MOSAICBERT_KERNEL=bogus` -> auto).
+ * @throws Error naming the variable, its value and the accepted values.
+ */
+export function checkKernelEnv(env: NodeJS.ProcessEnv = process.env): void {
+  const t = env.MOSAICBERT_NUM_THREADS;
+  if (t !== undefined && !(/^\s*\d+\s*$/.test(t) && Number(t) >= 1 && Number(t) <= 1024)) {
+    throw new Error(`MOSAICBERT_NUM_THREADS: expected a kernel thread count, an integer in [1, 1024], got '${t}' (unset it for all cores)`);
+  }
+  const k = env.MOSAICBERT_KERNEL;
+  if (k !== undefined && !['auto', 'avx2', 'portable'].includes(k)) {
+    throw new Error(`MOSAICBERT_KERNEL: expected the kernel path 'auto', 'avx2' or 'portable', got '${k}'`);
+  }
+}
+
+/**
  * The addon, loaded once. Throws an Error naming the expected path and the fix (`npm rebuild mosaicbert` or
  * `npm run build:native`) when it was not built.
  */
@@ -69,8 +85,14 @@ export function native(): NativeAddon {
     throw new Error(`mosaicbert: native addon not found at ${path}. Build it with 'npm run build:native' ` +
       `(needs g++ and Node's headers).`);
   }
+  checkKernelEnv();
   const require = createRequire(import.meta.url);
-  cached = require(path) as NativeAddon;
+  const addon = require(path) as NativeAddon;
+  if (process.env.MOSAICBERT_KERNEL === 'avx2') {
+    if (!addon.hasAvx2()) throw new Error("MOSAICBERT_KERNEL=avx2: this CPU lacks AVX2+FMA; use 'auto' or 'portable'");
+    addon.setKernelPath('avx2');
+  }
+  cached = addon;
   return cached;
 }
 

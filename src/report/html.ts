@@ -3,7 +3,8 @@
  * from a run's `log.jsonl`: summary table, training loss with evaluation loss, evaluation accuracy, learning rate,
  * throughput (non-pad tokens/s) and MFU curves.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { assertOutputFilePath, writeFileAtomic } from '../data/atomic.js';
 import { join } from 'node:path';
 
 type Pt = [number, number];
@@ -78,21 +79,33 @@ export interface RunLog {
   start: Record<string, unknown> | null;
   end: Record<string, unknown> | null;
   diverged: Record<string, unknown> | null;
+  /**
+   * Lines that are not JSON, skipped: `file:line: ...` each. A kill in the middle of a write leaves a torn last line
+   * (or, from versions before run_log.ts repaired logs on resume, a torn line glued to the next record).
+   */
+  skipped: string[];
 }
 
 /**
- * Reads `log.jsonl` (a file, or a run folder holding one).
- * @throws Error naming the file and line of an invalid JSON line.
+ * Reads `log.jsonl` (a file, or a run folder holding one). A line that is not JSON (a torn write) is skipped and
+ * listed in `skipped` with its file and line, instead of failing the whole report.
+ * @throws Error naming the file when there is no log.
  */
 export function readRunLog(path: string): RunLog {
   const file = existsSync(path) && statSync(path).isDirectory() ? join(path, 'log.jsonl') : path;
   if (!existsSync(file)) throw new Error(`${file}: no run log (expected a run folder with log.jsonl)`);
   const steps = new Map<number, Record<string, number>>(), evals = new Map<number, Record<string, number>>();
-  const out: RunLog = { steps: [], evals: [], checkpoints: [], start: null, end: null, diverged: null };
+  const out: RunLog = { steps: [], evals: [], checkpoints: [], start: null, end: null, diverged: null, skipped: [] };
   readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     let e: Record<string, unknown>;
-    try { e = JSON.parse(line); } catch { throw new Error(`${file}:${i + 1}: not a JSON line`); }
+    try {
+      e = JSON.parse(line);
+      if (!e || typeof e !== 'object') throw new Error('not an object');
+    } catch {
+      out.skipped.push(`${file}:${i + 1}: not a JSON line (a torn write?), skipped: ${JSON.stringify(line.length > 60 ? line.slice(0, 57) + '...' : line)}`);
+      return;
+    }
     if (e.type === 'step') steps.set(e.step as number, e as Record<string, number>);
     else if (e.type === 'eval') evals.set(e.step as number, e as Record<string, number>);
     else if (e.type === 'checkpoint') out.checkpoints.push(e);
@@ -141,6 +154,7 @@ export function renderReport(log: RunLog, title: string): string {
   }
   if (log.diverged) rows.push(['diverged', `at step ${log.diverged.step} (loss ${log.diverged.loss})`]);
   rows.push(['finished', end.type ? 'yes' : 'no (running or interrupted)']);
+  for (const sk of log.skipped) rows.push(['skipped log line', sk]);
   const css = 'body{font-family:system-ui,sans-serif;max-width:1340px;margin:2em auto;color:#222}' +
     'table{border-collapse:collapse}td{border-bottom:1px solid #ddd;padding:3px 10px}' +
     'figure{display:inline-block;margin:8px}' + SVG_CSS.replace(/(^|})(?=[^}])/g, '$1svg ') + '.empty{color:#999}';
@@ -190,20 +204,22 @@ export function writeReportSvgs(run: string, dir: string): string[] {
     const slug = c.title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
     const svg = m[0].replace(/^(<svg[^>]*>)/, `$1<style>${SVG_CSS}</style><rect width="100%" height="100%" fill="white"/>`);
     const path = join(dir, `${i}-${slug}.svg`);
-    writeFileSync(path, `<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n`);
+    writeFileAtomic(path, `<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n`);
     out.push(path);
   });
   return out;
 }
 
 /**
- * Writes `<run>/report.html` (or `out`) from `<run>/log.jsonl`.
+ * Writes `<run>/report.html` (or `out`) from `<run>/log.jsonl`, atomically (a temporary file renamed into place).
  * @returns the path written.
+ * @throws Error naming the output path when it is a folder or its folder does not exist.
  */
 export function writeReport(run: string, out?: string): string {
   const log = readRunLog(run);
   const isDir = existsSync(run) && statSync(run).isDirectory();
   const dst = out ?? (isDir ? join(run, 'report.html') : run.replace(/\.jsonl$/, '') + '.html');
-  writeFileSync(dst, renderReport(log, `mosaicbert run ${String(log.start?.run_name ?? run)}`));
+  assertOutputFilePath(dst, out !== undefined ? `--out ${out}` : dst);
+  writeFileAtomic(dst, renderReport(log, `mosaicbert run ${String(log.start?.run_name ?? run)}`));
   return dst;
 }

@@ -9,16 +9,21 @@
  * - `COMPLETE`: written last.
  * A save writes a temporary folder (each file fsynced), then renames it into place and fsyncs the parent, so a
  * crash leaves either the previous checkpoints or a complete new one; folders without COMPLETE are ignored.
+ * Removing an old checkpoint first renames it to `.trash-<name>-<pid>` (atomic), so a crash during the removal
+ * leaves no half-deleted `ba<step>` folder; {@link removeIncompleteCheckpoints} clears what a crash left (`.tmp-*`,
+ * `.trash-*`, `ba<step>` folders without COMPLETE from older versions), and {@link findResumeCheckpoint} picks the
+ * newest checkpoint that passes {@link verifyCheckpoint}, naming what was wrong with any newer one.
  */
 import type { ResumeFingerprint } from './resume.js';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { loadStateDict, stateDict } from '../model/state_dict.js';
 import type { ParamStore } from '../model/params.js';
 import type { DecoupledAdamW } from './decoupled_adamw.js';
 import type { LoaderState } from '../data/loader.js';
 import { writeFileSynced } from '../data/atomic.js';
+import { faultPoint } from './fault.js';
 
 /** The trainer's counters, saved with every checkpoint. */
 export interface TrainerState {
@@ -71,6 +76,7 @@ export function saveCheckpoint(folder: string, params: ParamStore, opt: Decouple
   mkdirSync(tmp);
   try {
     writeFileSynced(join(tmp, 'model.safetensors'), serializeSafetensors(stateDict(params), { format: 'pt', step: String(state.step) }));
+    faultPoint('checkpoint-write', state.step);
     const moments = new Map<string, { dtype: 'F32'; shape: number[]; data: Float32Array }>();
     for (const s of params.specs) {
       moments.set(`exp_avg.${s.name}`, { dtype: 'F32', shape: s.shape, data: opt.expAvg.get(s.name) });
@@ -102,24 +108,148 @@ export function listCheckpoints(folder: string): Array<{ dir: string; step: numb
   return out.sort((a, b) => a.step - b.step);
 }
 
+/**
+ * Removes a checkpoint folder so that a crash part-way leaves no `ba<step>` folder: renames it to
+ * `.trash-<name>-<pid>` first, then deletes that.
+ */
+export function removeCheckpoint(dir: string): void {
+  const parent = dirname(dir);
+  const trash = join(parent, `.trash-${basename(dir)}-${process.pid}`);
+  rmSync(trash, { recursive: true, force: true });
+  renameSync(dir, trash);
+  fsyncDir(parent);
+  const files = readdirSync(trash);
+  for (let i = 0; i < files.length; i++) {
+    rmSync(join(trash, files[i]), { recursive: true, force: true });
+    if (i === 0) faultPoint('checkpoint-remove', Number(/^ba(\d+)$/.exec(basename(dir))?.[1] ?? -1));
+  }
+  rmSync(trash, { recursive: true, force: true });
+}
+
+/**
+ * Deletes what interrupted saves and removals left in a checkpoint folder: temporary folders of other processes
+ * (`.tmp-*`), half-removed checkpoints (`.trash-*`) and `ba<step>` folders without COMPLETE. The trainer calls it
+ * at the start and at the end of a run.
+ * @returns the paths removed.
+ */
+export function removeIncompleteCheckpoints(folder: string): string[] {
+  if (!existsSync(folder)) return [];
+  const gone: string[] = [];
+  for (const e of readdirSync(folder, { withFileTypes: true })) {
+    const p = join(folder, e.name);
+    const stale = (e.name.startsWith('.tmp-') || e.name.startsWith('.trash-')) && !e.name.endsWith(`-${process.pid}`);
+    const incomplete = e.isDirectory() && /^ba\d+$/.test(e.name) && !existsSync(join(p, 'COMPLETE'));
+    if (stale || incomplete) {
+      rmSync(p, { recursive: true, force: true });
+      gone.push(p);
+    }
+  }
+  if (gone.length) fsyncDir(folder);
+  return gone;
+}
+
 /** Deletes all but the newest `keep` complete checkpoints (keep < 0: none deleted), and stale temporary folders. */
 export function pruneCheckpoints(folder: string, keep: number): string[] {
   if (!existsSync(folder)) return [];
-  for (const e of readdirSync(folder)) if (e.startsWith('.tmp-') && !e.endsWith(`-${process.pid}`)) rmSync(join(folder, e), { recursive: true, force: true });
+  removeIncompleteCheckpoints(folder);
   if (keep < 0) return [];
   const all = listCheckpoints(folder);
   const gone = all.slice(0, Math.max(0, all.length - keep)).map((c) => c.dir);
-  for (const d of gone) rmSync(d, { recursive: true, force: true });
+  for (const d of gone) removeCheckpoint(d);
   return gone;
 }
 
 /**
+ * Checks a safetensors file without reading its tensors: the header parses as JSON, every tensor's data offsets
+ * fit its dtype and shape, and the file is exactly as long as the header says (a truncated or padded file fails).
+ * @returns null when intact, else what is wrong (naming the file).
+ */
+export function verifySafetensorsFile(path: string): string | null {
+  if (!existsSync(path)) return `${path}: missing`;
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size < 8) return `${path}: truncated (${size} bytes)`;
+    const lenBuf = Buffer.alloc(8);
+    readSync(fd, lenBuf, 0, 8, 0);
+    const hlen = Number(lenBuf.readBigUInt64LE(0));
+    if (hlen > size - 8) return `${path}: truncated (header of ${hlen} bytes, file of ${size})`;
+    const hb = Buffer.alloc(hlen);
+    readSync(fd, hb, 0, hlen, 8);
+    let header: Record<string, { dtype?: string; shape?: number[]; data_offsets?: [number, number] }>;
+    try { header = JSON.parse(hb.toString('utf8')); } catch (e) { return `${path}: header is not valid JSON (${(e as Error).message})`; }
+    const width: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I32: 4, I64: 8 };
+    let end = 0;
+    for (const [name, t] of Object.entries(header)) {
+      if (name === '__metadata__') continue;
+      const [a, b] = t.data_offsets ?? [NaN, NaN];
+      const numel = (t.shape ?? []).reduce((x, y) => x * y, 1);
+      if (!(a >= 0 && b - a === numel * (width[t.dtype ?? ''] ?? NaN))) return `${path}: tensor '${name}' has a bad header entry`;
+      end = Math.max(end, b);
+    }
+    if (8 + hlen + end !== size) return `${path}: ${size} bytes, the header describes ${8 + hlen + end} (truncated or damaged)`;
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Checks a checkpoint folder without loading it: COMPLETE present, state.json parses and holds a state with a
+ * step, both safetensors files pass {@link verifySafetensorsFile}.
+ * @returns null when intact, else what is wrong (naming the file).
+ */
+export function verifyCheckpoint(dir: string): string | null {
+  if (!existsSync(join(dir, 'COMPLETE'))) return `${dir}: no COMPLETE marker (an interrupted save)`;
+  try {
+    const meta = readCheckpointState(dir);
+    if (typeof meta.state?.step !== 'number') return `${join(dir, 'state.json')}: no state.step`;
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return verifySafetensorsFile(join(dir, 'model.safetensors')) ?? verifySafetensorsFile(join(dir, 'optimizer.safetensors'));
+}
+
+/**
+ * The newest checkpoint of `folder` that passes {@link verifyCheckpoint}, and the newer ones that did not (each
+ * with what was wrong, for a warning). `dir` is null when no checkpoint is intact.
+ */
+export function findResumeCheckpoint(folder: string): { dir: string | null; step: number; skipped: Array<{ dir: string; problem: string }> } {
+  const skipped: Array<{ dir: string; problem: string }> = [];
+  const all = listCheckpoints(folder);
+  for (let i = all.length - 1; i >= 0; i--) {
+    const problem = verifyCheckpoint(all[i].dir);
+    if (!problem) return { dir: all[i].dir, step: all[i].step, skipped };
+    skipped.push({ dir: all[i].dir, problem });
+  }
+  return { dir: null, step: 0, skipped };
+}
+
+/**
+ * Reads `<dir>/state.json` of a checkpoint.
+ * @throws Error naming the file when it cannot be read, is not JSON (e.g. truncated) or holds no state object.
+ */
+export function readCheckpointState(dir: string): { state: TrainerState; config: unknown } {
+  const p = join(dir, 'state.json');
+  let text: string;
+  try { text = readFileSync(p, 'utf8'); } catch (e) { throw new Error(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  try {
+    const v = JSON.parse(text) as { state: TrainerState; config: unknown };
+    if (!v || typeof v !== 'object' || !v.state || typeof v.state !== 'object') throw new Error('no "state" object');
+    return v;
+  } catch (e) {
+    throw new Error(`${p}: invalid checkpoint state (${(e as Error).message}); the file is damaged or truncated`);
+  }
+}
+
+/**
  * Loads a checkpoint folder into `params` and `opt` (moments and t).
- * @throws Error naming the folder when it is incomplete, or a tensor when its name or shape does not match.
+ * @throws Error naming the folder when it is incomplete, the file when one is unreadable or damaged (e.g. a
+ *   truncated state.json), or a tensor when its name or shape does not match.
  */
 export function loadCheckpoint(dir: string, params: ParamStore, opt: DecoupledAdamW | null): LoadedCheckpoint {
   if (!existsSync(join(dir, 'COMPLETE'))) throw new Error(`${dir}: not a complete checkpoint (no COMPLETE marker)`);
-  const meta = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { state: TrainerState; config: unknown };
+  const meta = readCheckpointState(dir);
   const w = readSafetensors(join(dir, 'model.safetensors'));
   const rep = loadStateDict(params, w.tensors, join(dir, 'model.safetensors'));
   if (rep.missing.length) throw new Error(`${dir}/model.safetensors: missing ${rep.missing.join(', ')}`);

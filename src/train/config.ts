@@ -211,8 +211,9 @@ export function applyOverrides(raw: Record<string, unknown>, overrides: string[]
 }
 
 const timeStr = z.union([z.string(), z.number().int().nonnegative()]);
-const prob = z.number().min(0).max(1);
-const posInt = z.number().int().positive();
+/** A masking probability: strictly between 0 (nothing to predict, loss 0) and 1 (nothing left to read). */
+const prob = z.number().gt(0, 'expected a masking probability in (0, 1)').lt(1, 'expected a masking probability in (0, 1)');
+const posInt = z.number().int('expected an integer >= 1').positive('expected an integer >= 1');
 const loaderSchema = z.object({
   name: z.string().optional(),
   dataset: z.object({
@@ -230,8 +231,8 @@ export const configSchema = z.object({
   data_remote: z.string().nullish(),
   data: z.union([z.string(), z.array(z.string())]).nullish(),
   data_mode: z.enum(['truncate', 'chunk']).optional(),
-  val_fraction: z.number().gt(0).lt(1).optional(),
-  max_seq_len: z.number().int().min(3).max(65535).optional(),
+  val_fraction: z.number().gt(0, 'expected the validation fraction of documents, in (0, 1)').lt(1, 'expected the validation fraction of documents, in (0, 1)').optional(),
+  max_seq_len: z.number().int('expected tokens per sample, an integer in [3, 65535]').min(3, 'expected tokens per sample, an integer in [3, 65535]').max(65535, 'expected tokens per sample, an integer in [3, 65535]').optional(),
   tokenizer_name: z.string().optional(),
   mlm_probability: prob.optional(),
   run_name: z.string().min(1).optional(),
@@ -247,13 +248,13 @@ export const configSchema = z.object({
   scheduler: z.object({ name: z.string(), t_warmup: timeStr.optional(), alpha_f: z.number().min(0).max(1).optional() })
     .loose().optional(),
   optimizer: z.object({
-    name: z.string(), lr: z.number().nonnegative(), betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional(),
+    name: z.string(), lr: z.number().positive('expected the peak learning rate, a number > 0'), betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional(),
     eps: z.number().positive().optional(), weight_decay: z.number().nonnegative().optional(),
   }).loose().optional(),
   algorithms: z.record(z.string(), z.unknown()).nullish(),
   max_duration: timeStr.optional(),
   eval_interval: timeStr.optional(),
-  eval_subset_num_batches: z.number().int().min(-1).optional(),
+  eval_subset_num_batches: z.number().int().min(-1).refine((v) => v !== 0, 'expected -1 (all) or a batch count >= 1').optional(),
   global_train_batch_size: posInt.optional(),
   seed: z.number().int().nonnegative().optional(),
   device_eval_batch_size: posInt.optional(),
@@ -265,14 +266,14 @@ export const configSchema = z.object({
   callbacks: z.record(z.string(), z.unknown()).nullish(),
   loggers: z.record(z.string(), z.unknown()).nullish(),
   save_interval: timeStr.nullish(),
-  save_num_checkpoints_to_keep: z.number().int().min(-1).optional(),
+  save_num_checkpoints_to_keep: z.number().int().min(-1).refine((v) => v !== 0, 'expected -1 (keep all) or a count >= 1 (0 would keep none to resume from)').optional(),
   save_folder: z.string().nullish(),
   save_overwrite: z.boolean().optional(),
   load_path: z.string().nullish(),
   autoresume: z.boolean().optional(),
   grad_clip_norm: z.number().positive().nullish(),
   mfu_peak_flops: z.number().positive().optional(),
-  threads: z.number().int().nonnegative().optional(),
+  threads: z.number().int().min(0, 'expected kernel threads, an integer in [1, 1024] (0: the default)').max(1024, 'expected kernel threads, an integer in [1, 1024] (0: the default)').optional(),
 }).loose();
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -287,20 +288,29 @@ function describe(v: unknown): string {
  * @param source a name for messages (file or preset).
  * @throws Error listing every invalid key as `'<key.path>': <expected>, got <value>`.
  */
-export function resolveConfig(rawIn: Record<string, unknown>, source = 'config'): LoadedConfig {
+export function resolveConfig(rawIn: Record<string, unknown>, source: string | ((key: string) => string) = 'config'): LoadedConfig {
+  const originOf = typeof source === 'string' ? () => source : source;
+  // Where a key's value came from; a whole-value `${other}` reference is attributed to where `other` came from.
+  const origin = (key: string): string => {
+    const v = getPath(rawIn, key);
+    const ref = typeof v === 'string' ? /^\$\{([A-Za-z0-9_.]+)\}$/.exec(v) : null;
+    return ref ? `${originOf(ref[1])} (via '${key}': \${${ref[1]}})` : originOf(key);
+  };
   const raw = interpolate(rawIn);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const key = i.path.join('.');
-      return `'${key}': ${i.message.replace(/^Invalid input: /, '')}, got ${describe(getPath(raw, key))}`;
+      return `${origin(key)}: '${key}': ${i.message.replace(/^Invalid input: /, '')}, got ${describe(getPath(raw, key))}`;
     });
-    throw new Error(`${source}: invalid config:\n  ${lines.join('\n  ')}`);
+    throw new Error(`invalid config:\n  ${lines.join('\n  ')}`);
   }
   const c: RawConfig = parsed.data;
   const warnings: string[] = [];
   const warn = (key: string, why: string) => warnings.push(`${key}: ${why}`);
-  const fail = (key: string, why: string): never => { throw new Error(`${source}: '${key}': ${why}`); };
+  const fail = (key: string, why: string): never => { throw new Error(`${origin(key)}: '${key}': ${why}`); };
+  /** parseTime with the key's origin in its errors. */
+  const time = (v: string | number, key: string) => parseTime(v, `${origin(key)}: ${key}`);
 
   // Unknown keys (top-level and in the known sections).
   const known = new Set(Object.keys(configSchema.shape));
@@ -327,9 +337,12 @@ export function resolveConfig(rawIn: Record<string, unknown>, source = 'config')
   for (const k of Object.keys(mc)) if (!modelKeys.has(k)) fail(`model.model_config.${k}`, `not a MosaicBERT config field; expected one of ${[...modelKeys].join(', ')}`);
   let model: MosaicBertConfig;
   try {
-    model = configFromDict(mc, `${source}: model.model_config`);
+    model = configFromDict(mc, 'model.model_config');
   } catch (e) {
-    throw new Error((e as Error).message.replace(": '", ": 'model.model_config."));
+    // configFromDict names the field ("model.model_config: 'hidden_size' ..."); prefix where that field came from.
+    const msg = (e as Error).message.replace(/^model\.model_config: '/, "'model.model_config.");
+    const field = /^'(model\.model_config\.[A-Za-z_]+)'/.exec(msg)?.[1];
+    throw new Error(`${field ? origin(field) : origin('model.model_config')}: ${msg}`);
   }
   if (model.vocab_size < 30522) fail('model.model_config.vocab_size', `must hold the bert-base-uncased vocab (>= 30522), got ${model.vocab_size}`);
   if (model.vocab_size % 8 !== 0) warn('model.model_config.vocab_size', `${model.vocab_size} is not a multiple of 8 (the reference pads 30522 to 30528)`);
@@ -366,7 +379,7 @@ export function resolveConfig(rawIn: Record<string, unknown>, source = 'config')
   const sch = c.scheduler ?? { name: 'linear_decay_with_warmup', t_warmup: '0.06dur', alpha_f: 0.02 };
   if (sch.name !== 'linear_decay_with_warmup') fail('scheduler.name', `only 'linear_decay_with_warmup' is implemented, got ${describe(sch.name)}`);
   for (const k of Object.keys(sch)) if (!['name', 't_warmup', 'alpha_f'].includes(k)) fail(`scheduler.${k}`, 'not supported (expected t_warmup, alpha_f)');
-  const t_warmup = parseTime(sch.t_warmup ?? '0ba', 'scheduler.t_warmup');
+  const t_warmup = time(sch.t_warmup ?? '0ba', 'scheduler.t_warmup');
   if (!['ba', 'sp', 'tok', 'dur', 'ep'].includes(t_warmup.unit)) fail('scheduler.t_warmup', `expected ba, sp, tok, ep or dur, got ${describe(sch.t_warmup)}`);
 
   // Algorithms.
@@ -416,13 +429,20 @@ export function resolveConfig(rawIn: Record<string, unknown>, source = 'config')
   for (const name of Object.keys(c.loggers ?? {})) warn(`loggers.${name}`, 'logger not available; every run writes a JSONL log (log.jsonl) instead');
   if (c.save_overwrite !== undefined) warn('save_overwrite', 'checkpoints are written atomically under new names; ignored');
 
-  const max_duration = parseTime(c.max_duration ?? '1ep', 'max_duration');
+  const max_duration = time(c.max_duration ?? '1ep', 'max_duration');
   if (max_duration.unit === 'dur') fail('max_duration', `expected ba, sp, tok, ep or a wall-clock time (s, min, h), got ${describe(c.max_duration)}`);
-  const eval_interval = parseTime(c.eval_interval ?? 1, 'eval_interval');
-  const save_interval = c.save_interval === undefined || c.save_interval === null ? null : parseTime(c.save_interval, 'save_interval');
-  const console_log_interval = parseTime(c.console_log_interval ?? '1ba', 'console_log_interval');
+  if (!(max_duration.value > 0)) fail('max_duration', `the training duration must be > 0, got ${describe(c.max_duration)}`);
+  if (max_duration.unit === 'ba' && !Number.isInteger(max_duration.value)) fail('max_duration', `a duration in batches must be a whole number, got ${describe(c.max_duration)}`);
+  const eval_interval = time(c.eval_interval ?? 1, 'eval_interval');
+  const save_interval = c.save_interval === undefined || c.save_interval === null ? null : time(c.save_interval, 'save_interval');
+  const console_log_interval = time(c.console_log_interval ?? '1ba', 'console_log_interval');
   for (const [k, t] of [['eval_interval', eval_interval], ['save_interval', save_interval], ['console_log_interval', console_log_interval]] as const) {
-    if (t && !['ba', 'sp', 'ep', 'dur'].includes(t.unit)) fail(k, `expected ba, sp, ep or dur, got '${t.value}${t.unit}'`);
+    if (!t) continue;
+    if (!['ba', 'sp', 'ep', 'dur'].includes(t.unit)) fail(k, `expected ba, sp, ep or dur, got '${t.value}${t.unit}'`);
+    // An interval is at least one batch: 0 (or a fraction of a batch) would mean every step.
+    if (!(t.value > 0) || (t.unit === 'ba' && !(Number.isInteger(t.value) && t.value >= 1))) {
+      fail(k, `an interval must be at least one batch (e.g. '1ba', '0.25dur'), got '${t.value}${t.unit}'`);
+    }
   }
   const data = c.data === undefined || c.data === null ? null : Array.isArray(c.data) ? c.data : [c.data];
 
@@ -470,6 +490,11 @@ export interface ConfigSources {
   preset?: string;
   /** `key.path=value` overrides, applied last. */
   overrides?: string[];
+  /**
+   * The command-line flag that set a key through `overrides` (e.g. `{'optimizer.lr': '--lr'}`), so that an error
+   * names the flag the user typed; other overrides are named `--set <key>`.
+   */
+  flags?: Record<string, string>;
 }
 
 /**
@@ -480,6 +505,7 @@ export interface ConfigSources {
 export function loadConfig(src: ConfigSources): LoadedConfig {
   let raw: Record<string, unknown> = {};
   let source = 'config';
+  let fileDoc: Record<string, unknown> | null = null;
   if (src.preset !== undefined) {
     const p = PRESETS[src.preset];
     if (!p) throw new Error(`--preset: unknown preset '${src.preset}'; expected one of ${Object.keys(PRESETS).join(', ')}`);
@@ -495,10 +521,24 @@ export function loadConfig(src: ConfigSources): LoadedConfig {
     }
     let doc: unknown;
     try { doc = parseYaml(text); } catch (e) { throw new Error(`${src.file ?? 'yaml'}: invalid YAML: ${(e as Error).message}`); }
-    if (doc !== null && doc !== undefined && !isObj(doc)) throw new Error(`${src.file ?? 'yaml'}: the top level must be a mapping`);
-    raw = deepMerge(raw, doc ?? {});
+    if (doc === null || doc === undefined) {
+      throw new Error(`${src.file ?? 'yaml'}: the config file is empty (no keys); give the recipe's keys, or use --preset alone`);
+    }
+    if (!isObj(doc)) throw new Error(`${src.file ?? 'yaml'}: the top level must be a mapping`);
+    raw = deepMerge(raw, doc);
+    fileDoc = doc;
     source = src.file ?? 'yaml';
   }
   raw = applyOverrides(raw, src.overrides ?? []);
-  return resolveConfig(raw, source);
+  // Who set each key: the last override touching it (a flag's name, or --set), else the file, else the preset.
+  const setters = (src.overrides ?? []).map((ov) => ov.slice(0, Math.max(0, ov.indexOf('='))).trim()).filter((k) => k);
+  const related = (a: string, b: string) => a === b || a.startsWith(b + '.') || b.startsWith(a + '.');
+  const originOf = (key: string): string => {
+    for (let i = setters.length - 1; i >= 0; i--) {
+      if (related(setters[i], key)) return src.flags?.[setters[i]] ?? `--set ${setters[i]}`;
+    }
+    if (fileDoc && getPath(fileDoc, key) !== undefined) return source;
+    return source === (src.file ?? 'yaml') && src.preset !== undefined ? `preset ${src.preset}` : source;
+  };
+  return resolveConfig(raw, originOf);
 }

@@ -20,7 +20,7 @@
  * A wall-clock `max_duration` (`10min`) is converted once into batches by timing a few forward/backward passes
  * (`0.9 * budget / seconds per step`); the result is saved in checkpoints so a resumed run keeps the same schedule.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { EventLog } from './event_log.js';
 import { join, resolve } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -33,7 +33,9 @@ import { savePretrained } from '../interop/pretrained.js';
 import { TrainingDivergedError, TrainingStep } from './step.js';
 import { checkResume, resumeFingerprint } from './resume.js';
 import { DecoupledAdamW } from './decoupled_adamw.js';
-import { listCheckpoints, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { findResumeCheckpoint, loadCheckpoint, pruneCheckpoints, removeIncompleteCheckpoints, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { repairRunLog } from './run_log.js';
+import { writeFileAtomic } from '../data/atomic.js';
 import type { TrainConfig } from './config.js';
 import { SpeedWindow, trainingFlops } from './metrics.js';
 import { linearDecayWithWarmup } from './schedule.js';
@@ -109,6 +111,8 @@ export class Trainer {
   private resumedFrom: string | null = null;
   private lastCheckpoint: string | null = null;
   private readonly log: EventLog;
+  /** Warnings found before the run's start event (repaired log, skipped damaged checkpoints). */
+  private readonly pending: string[] = [];
   private readonly microbatches: number;
   /** The one training step (microbatches, clipping, AdamW). */
   readonly stepper: TrainingStep;
@@ -118,6 +122,8 @@ export class Trainer {
     this.runDir = resolve(opts.runDir);
     mkdirSync(this.runDir, { recursive: true });
     this.log = new EventLog(opts.log ?? true ? join(this.runDir, 'log.jsonl') : null);
+    const repaired = repairRunLog(join(this.runDir, 'log.jsonl'));
+    if (repaired.message) this.pending.push(repaired.message);
     this.checkpointDir = c.save_folder ? resolve(this.runDir, c.save_folder.replaceAll('{run_name}', c.run_name)) : join(this.runDir, 'checkpoints');
     this.model = new MosaicBertForMaskedLM(c.model, { initSeed: c.seed, kernels: opts.kernels });
     if (c.pretrained_checkpoint) {
@@ -138,14 +144,17 @@ export class Trainer {
     if (typeof opts.resume === 'string') from = opts.resume;
     else if (c.load_path) from = c.load_path;
     else if (opts.resume || c.autoresume) {
-      const all = listCheckpoints(this.checkpointDir);
-      if (all.length) from = all[all.length - 1].dir;
-      else if (opts.resume) throw new Error(`--resume: no complete checkpoint in ${this.checkpointDir}`);
+      // The newest checkpoint that verifies; damaged newer ones are named in warnings.
+      removeIncompleteCheckpoints(this.checkpointDir);
+      const f = findResumeCheckpoint(this.checkpointDir);
+      for (const sk of f.skipped) this.pending.push(`skipping checkpoint ${sk.dir}: ${sk.problem}`);
+      if (f.dir) from = f.dir;
+      else if (opts.resume) throw new Error(`--resume: no intact checkpoint in ${this.checkpointDir}`);
     }
     if (from) {
       const ck = loadCheckpoint(from, this.model.params, this.optimizer);
       for (const d of checkResume(from, ck.state.rng, { seed: c.seed, ...this.fingerprint() }, !!opts.allowResumeMismatch)) {
-        this.emit({ type: 'warning', message: `resuming with a different ${d}` });
+        this.pending.push(`resuming with a different ${d}`);
       }
       this.state = ck.state;
       this.state.rng = { ...this.state.rng, seed: c.seed, ...this.fingerprint() };
@@ -311,7 +320,8 @@ export class Trainer {
     this.emit({ type: 'start', time: new Date().toISOString(), run_name: c.run_name, params, total: st.total,
       resumed_from: this.resumedFrom, global_batch: c.global_train_batch_size, microbatch: c.device_train_microbatch_size,
       peak_flops: c.mfu_peak_flops, step: st.step });
-    writeFileSync(join(this.runDir, 'config.json'), JSON.stringify(c, null, 1) + '\n');
+    for (const message of this.pending.splice(0)) this.emit({ type: 'warning', message });
+    writeFileAtomic(join(this.runDir, 'config.json'), JSON.stringify(c, null, 1) + '\n');
     const loader = this.trainLoader();
     const speed = new SpeedWindow(c.speed_window);
     const losses = new Map<number, number>();
@@ -359,6 +369,7 @@ export class Trainer {
       }
     }
     if (!this.lastCheckpoint?.endsWith(`ba${st.step}`) || !existsSync(join(this.checkpointDir, `ba${st.step}`))) this.save();
+    removeIncompleteCheckpoints(this.checkpointDir);
     const modelDir = this.exportModel();
     this.emit({ type: 'end', step: st.step, samples: st.samples, tokens: st.tokens, elapsed_s: st.elapsed_s, eval: lastEval, model_dir: modelDir });
     return { state: st, losses, eval: lastEval, modelDir, stopped };

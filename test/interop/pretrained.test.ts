@@ -198,19 +198,22 @@ test('classic BERT (model_type bert, query/key/value, position embeddings) loads
       ['bert.encoder.layer.0.attention.self.query.weight', t([8, 8])],
       ['bert.encoder.layer.0.attention.self.key.weight', t([8, 8])],
     ]));
+    // Strict by default: missing encoder/embedding weights are an error listing them.
+    assert.throws(() => loadPretrained(d, { warn: () => {} }),
+      /model\.safetensors: missing encoder\/embedding weights: .*bert\.encoder\.layer\.0\.attention\.self\.value\.weight.*--allow-missing-weights/);
     const warnings: string[] = [];
-    const r = loadPretrained(d, { warn: (w) => warnings.push(w) });
+    const r = loadPretrained(d, { warn: (w) => warnings.push(w), allowMissingWeights: true });
     assert.equal(r.info.modelType, 'bert');
     assert.ok(r.model instanceof BertForMaskedLM);
     assert.equal(r.info.config.max_position_embeddings, 512);
     assert.ok(r.model.params.get('bert.encoder.layer.0.attention.self.key.weight').every((v) => v === 0.25));
     assert.ok(r.info.missing.includes('bert.encoder.layer.0.attention.self.value.weight'));
     assert.match(warnings.join('\n'), /missing keys \(randomly initialised\)/);
-    assert.throws(() => fromPretrained(d, { strict: true }), /missing keys/);
+    assert.throws(() => fromPretrained(d, { strict: true, allowMissingWeights: true }), /missing keys/);
     // Even with a MosaicBERT-looking config, separate q/k/v weights are classic BERT.
     writeFileSync(join(d, 'config.json'), JSON.stringify({ model_type: 'bert', alibi_starting_size: 512, hidden_size: 8,
       num_attention_heads: 2, num_hidden_layers: 1, intermediate_size: 16, vocab_size: 16 }));
-    assert.ok(fromPretrained(d, quiet) instanceof BertForMaskedLM);
+    assert.ok(fromPretrained(d, { ...quiet, allowMissingWeights: true }) instanceof BertForMaskedLM);
     writeFileSync(join(d, 'config.json'), JSON.stringify({ model_type: 'roberta' }));
     assert.throws(() => fromPretrained(d), /model_type 'roberta' is not supported/);
   } finally {

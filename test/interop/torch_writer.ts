@@ -37,6 +37,18 @@ export class PickleBuilder {
   binput(i: number): this { return this.raw(0x71, i); }
   binget(i: number): this { return this.raw(0x68, i); }
   ints(vals: number[]): this { this.mark(); for (const v of vals) this.int(v); return this.tuple(); }
+  float(v: number): this { const b = Buffer.alloc(8); b.writeDoubleBE(v); return this.raw(0x47, ...b); }
+  /** A JSON-like value: dicts (str keys), lists, strings, integers (int32), floats, booleans, null. */
+  value(v: unknown): this {
+    if (v === null || v === undefined) return this.raw(0x4e);
+    if (typeof v === 'boolean') return this.raw(v ? 0x88 : 0x89);
+    if (typeof v === 'string') return this.str(v);
+    if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 2 ** 31 ? this.int(v) : this.float(v);
+    if (Array.isArray(v)) { this.raw(0x5d).mark(); for (const x of v) this.value(x); return this.raw(0x65); }
+    this.raw(0x7d).mark();
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) this.str(k).value(x);
+    return this.setitems();
+  }
   build(): Uint8Array { return Uint8Array.from(this.bytes); }
 }
 
@@ -107,4 +119,55 @@ export function writeTorchStateDict(tensors: Map<string, Tensor>): Uint8Array {
     storages.push(t.data.slice());
   }
   return writeTorchZip(storages, views);
+}
+
+/**
+ * A Composer-style checkpoint (`torch.save(state_dict)` of Composer's Trainer): `{'state': {'model': OrderedDict of
+ * 'model.<key>' -> tensor, 'optimizers': {}, 'timestamp': <composer Timestamp object>, 'run_name': ...}, 'rng':
+ * [{'numpy': <numpy array object>, 'python': ...}]}` with F32 tensors (one storage each), and with `hfConfig` the
+ * `state.integrations.huggingface` metadata Composer's HuggingFaceModel stores (the model config). The non-tensor objects
+ * are classes outside a state dict's allowlist, as in real Composer files. `extraGlobal` adds one more object of
+ * that class to the rng entry (e.g. `os.system`, to test refusal).
+ */
+export function writeComposerCheckpoint(tensors: Map<string, Tensor>, opts: { prefix?: string; extraGlobal?: [string, string]; noModel?: boolean;
+  hfConfig?: Record<string, unknown> } = {}): Uint8Array {
+  const prefix = opts.prefix ?? 'model.';
+  const storages: Float32Array[] = [];
+  const p = new PickleBuilder().proto(2).raw(0x7d).mark();           // EMPTY_DICT, MARK
+  p.str('state').raw(0x7d).mark();
+  if (!opts.noModel) {
+    p.str('model').global('collections', 'OrderedDict').emptyTuple().reduce().mark();
+    for (const [key, t] of tensors) {
+      const stride: number[] = [];
+      let s = 1;
+      for (let d = t.shape.length - 1; d >= 0; d--) { stride.unshift(s); s *= t.shape[d]; }
+      p.str(prefix + key).global('torch._utils', '_rebuild_tensor_v2').mark()
+        .mark().str('storage').global('torch', 'FloatStorage').str(String(storages.length)).str('cpu').int(t.data.length).tuple().binpersid()
+        .int(0).ints(t.shape).ints(stride).newfalse()
+        .global('collections', 'OrderedDict').emptyTuple().reduce()
+        .tuple().reduce();
+      storages.push((t.data as Float32Array).slice());
+    }
+    p.setitems();
+  }
+  p.str('optimizers').raw(0x7d);
+  p.str('timestamp').global('composer.core.time', 'Timestamp').emptyTuple().reduce().raw(0x7d).mark().str('batch').int(20).setitems().raw(0x62);
+  p.str('run_name').str('mosaic-bert-test');
+  // HuggingFaceModel's metadata: state.integrations.huggingface.model.config.{class, content}.
+  if (opts.hfConfig) {
+    p.str('integrations').value({ huggingface: { model: { config: { file_extension: '.json', content: opts.hfConfig,
+      class: 'bert_layers.BertForMaskedLM' } }, tokenizer: {} } });
+  }
+  p.setitems();
+  p.str('rng').raw(0x5d).mark().raw(0x7d).mark();                    // EMPTY_LIST, MARK, EMPTY_DICT, MARK
+  p.str('numpy').global('numpy.core.multiarray', '_reconstruct').mark().global('numpy', 'ndarray').ints([0]).str('b').tuple().reduce()
+    .mark().int(1).ints([624]).str('u4-state').tuple().raw(0x62);     // BUILD with a state tuple
+  if (opts.extraGlobal) p.str('evil').global(opts.extraGlobal[0], opts.extraGlobal[1]).mark().str('echo hi').tuple().reduce();
+  p.setitems().raw(0x65);                                              // SETITEMS, APPENDS
+  p.setitems().stop();
+  return writeZip([
+    { name: 'ck/data.pkl', data: p.build() },
+    ...storages.map((s, i) => ({ name: `ck/data/${i}`, data: new Uint8Array(s.buffer, s.byteOffset, s.byteLength) })),
+    { name: 'ck/version', data: Buffer.from('3\n') },
+  ]);
 }

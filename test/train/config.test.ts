@@ -96,7 +96,7 @@ test('bad configs: errors name the key and the expected value', () => {
   bad(['algorithms.alibi={}'], /'algorithms\.alibi': not implemented/);
   bad(['model.model_config.hidden_size=129'], /hidden_size.*divisible/);
   bad(['model.model_config.num_layers=3'], /'model\.model_config\.num_layers': not a MosaicBERT config field/);
-  bad(['eval_loader.dataset.mlm_probability=1.5'], /'eval_loader\.dataset\.mlm_probability': Too big: expected number to be <=1, got 1\.5/);
+  bad(['eval_loader.dataset.mlm_probability=1.5'], /'eval_loader\.dataset\.mlm_probability': expected a masking probability in \(0, 1\), got 1\.5/);
   bad(['device_train_microbatch_size=64', 'global_train_batch_size=32'], /'device_train_microbatch_size': must be <= global_train_batch_size/);
   bad(['tokenizer_name=roberta-base'], /'tokenizer_name': only 'bert-base-uncased'/);
   bad(['precision=${nope}'], /'precision': \$\{nope\} refers to a missing key/);

@@ -40,5 +40,6 @@ test('resume with a changed seed or microbatch size is refused (documented overr
   const t = new Trainer({ config: tinyConfig(['max_duration=4ba', 'seed=5']), train: corpus.train, val: null, runDir, resume: true,
     allowResumeMismatch: true, onEvent: (e) => { if (e.type === 'warning') warned.push(e.message); } });
   assert.equal(t.state.step, 2);
+  await t.fit();   // warnings found while constructing are logged with the run's start
   assert.match(warned.join('\n'), /resuming with a different seed/);
 });
