@@ -32,7 +32,7 @@ interface FinetuneCliOptions {
   task?: string; model: string; dataDir: string; seed?: string; shuffle: boolean; maxSteps?: string; out?: string;
   outputRoot: string; mnliCheckpoint?: string; mnli: boolean; randomInit: boolean; lr?: string; weightDecay?: string;
   epochs?: string; batchSize?: string; evalInterval?: string; maxTrainExamples?: string; maxEvalExamples?: string;
-  threads?: string; progress: boolean; save: boolean; resume: boolean; allowResumeMismatch: boolean;
+  threads?: string; progress: boolean; save: boolean; resume: boolean; allowResumeMismatch: boolean; allowMissingWeights: boolean;
   saveInterval?: string; microbatchSize?: string;
   train?: string; dev?: string; textColumn?: string; textPairColumn?: string; labelColumn?: string; regression: boolean; format?: string;
 }
@@ -70,6 +70,7 @@ export function registerFinetune(program: Command): void {
     .option('--threads <n>', 'native kernel threads')
     .option('--no-save', 'do not write the fine-tuned model')
     .option('--resume', 'continue from the newest checkpoint in <out>/checkpoints (bit-identical)', false)
+    .option('--allow-missing-weights', 'start from a model that lacks encoder/embedding weights (randomly initialised)', false)
     .option('--allow-resume-mismatch', 'resume even if the seed, batch size or data order differ from the checkpoint', false)
     .option('--save-interval <n>', 'checkpoint every N steps (default: the eval interval; 0: never)')
     .option('--microbatch-size <n>', 'rows per microbatch (default: the whole batch; same gradient)')
@@ -97,7 +98,7 @@ export function registerFinetune(program: Command): void {
           maxTrainExamples: intOpt(o.maxTrainExamples, '--max-train-examples'),
           maxEvalExamples: intOpt(o.maxEvalExamples, '--max-eval-examples'), outDir, outputRoot: resolve(o.outputRoot),
           mnliCheckpoint: o.mnli ? o.mnliCheckpoint : null, randomInit: o.randomInit, hparams, save: o.save,
-          resume: o.resume, allowResumeMismatch: o.allowResumeMismatch, saveInterval: intOpt(o.saveInterval, '--save-interval', 0),
+          resume: o.resume, allowResumeMismatch: o.allowResumeMismatch, allowMissingWeights: o.allowMissingWeights, saveInterval: intOpt(o.saveInterval, '--save-interval', 0),
           microbatchSize: intOpt(o.microbatchSize, '--microbatch-size'),
           onEvent: pb.onEvent, warn: (m) => console.error(`warning: ${m}`),
         });

@@ -11,7 +11,7 @@ import { intOpt } from './finetune.js';
 import { formatDuration } from '../train/time.js';
 
 interface GlueCliOptions {
-  model: string; dataDir: string; tasks?: string[]; seeds?: string[]; outputRoot: string; randomInit: boolean;
+  model: string; dataDir: string; tasks?: string[]; seeds?: string[]; outputRoot: string; randomInit: boolean; allowMissingWeights: boolean;
   shuffle: boolean; maxSteps?: string; maxTrainExamples?: string; maxEvalExamples?: string; saveAll: boolean;
   mnliCheckpoint?: string; mnli: boolean; threads?: string; progress: boolean;
 }
@@ -26,6 +26,7 @@ export function registerGlue(program: Command): void {
     .option('--seeds <n...>', "seeds for every task (default: each task's reference seeds)")
     .option('--output-root <dir>', 'runs go to <root>/<task>/seed<seed>/, the table to <root>/glue.{txt,md,json}', 'runs/glue')
     .option('--random-init', "use only --model's config; random weights (baseline)", false)
+    .option('--allow-missing-weights', 'start from a model that lacks encoder/embedding weights (randomly initialised)', false)
     .option('--shuffle', 'shuffle the train sets (the reference does not)', false)
     .option('--max-steps <n>', 'cap every run at N steps (smoke)')
     .option('--max-train-examples <n>', 'use only the first N train examples of each task')
@@ -43,7 +44,7 @@ export function registerGlue(program: Command): void {
       try {
         res = await runGlue({
           model: o.model, dataDir: o.dataDir, tasks: o.tasks, seeds: o.seeds?.map((s) => intOpt(s, '--seeds', 0)!),
-          outputRoot: root, randomInit: o.randomInit, shuffle: o.shuffle, maxSteps: intOpt(o.maxSteps, '--max-steps'),
+          outputRoot: root, randomInit: o.randomInit, allowMissingWeights: o.allowMissingWeights, shuffle: o.shuffle, maxSteps: intOpt(o.maxSteps, '--max-steps'),
           maxTrainExamples: intOpt(o.maxTrainExamples, '--max-train-examples'),
           maxEvalExamples: intOpt(o.maxEvalExamples, '--max-eval-examples'), saveAll: o.saveAll,
           mnliCheckpoint: o.mnli ? o.mnliCheckpoint : null,

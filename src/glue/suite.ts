@@ -21,6 +21,8 @@ export interface GlueSuiteOptions {
   /** Output root: runs go to `<root>/<task>/seed<seed>/`, the table to `<root>/glue.{txt,md,json}`. */
   outputRoot: string;
   randomInit?: boolean;
+  /** Start from a model that lacks encoder/embedding weights (randomly initialised). */
+  allowMissingWeights?: boolean;
   shuffle?: boolean;
   maxSteps?: number;
   maxTrainExamples?: number;
@@ -145,7 +147,7 @@ export async function runGlue(o: GlueSuiteOptions): Promise<GlueSuiteResult> {
       o.onRun?.(t, seed, i++, plan.length);
       results.push(await finetune({
         ...o.extra, task: t, model: o.model, dataDir, seed, outDir: join(root, t, `seed${seed}`), outputRoot: root,
-        randomInit: o.randomInit, shuffle: o.shuffle, maxSteps: o.maxSteps, maxTrainExamples: o.maxTrainExamples,
+        randomInit: o.randomInit, allowMissingWeights: o.allowMissingWeights, shuffle: o.shuffle, maxSteps: o.maxSteps, maxTrainExamples: o.maxTrainExamples,
         maxEvalExamples: o.maxEvalExamples, mnliCheckpoint: o.mnliCheckpoint,
         save: o.saveAll || t === 'mnli', onEvent: o.onEvent, warn: o.warn,
       }));
