@@ -24,7 +24,7 @@ function run(tree, c) {
   const dir = mkdtempSync(join(tmpdir(), 'train-ab-'));
   const r = spawnSync(process.execPath, [join(tree, 'bin/mosaicbert.js'), 'pretrain', '--preset', c.preset,
     '--global-batch-size', String(c.batch), '--microbatch-size', String(c.micro), '--max-duration', `${c.steps}ba`,
-    '--eval-interval', '1000ba', '--run-dir', dir, '--no-progress'], { cwd: tree, encoding: 'utf8' });
+    '--eval-interval', '1000ba', '--set', 'eval_subset_num_batches=1', '--run-dir', dir, '--no-progress'], { cwd: tree, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${tree} ${c.preset}: exit ${r.status}\n${r.stderr}`);
   const steps = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'step');
   rmSync(dir, { recursive: true, force: true });

@@ -6,13 +6,13 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { stripCompression } from './byte-stream.js';
+import { stripCompression } from './byte_stream.js';
 import type { CorpusDocument } from './document.js';
 import type { EncodingErrors } from './utf8.js';
 import { isMdsDir, readMds } from './mds.js';
-import { readJsonl } from './read-jsonl.js';
-import { readParquet } from './read-parquet.js';
-import { readTxt, type TxtSplit } from './read-txt.js';
+import { readJsonl } from './read_jsonl.js';
+import { readParquet } from './read_parquet.js';
+import { readTxt, type TxtSplit } from './read_txt.js';
 
 /** Source format of one corpus input. */
 export type CorpusFormat = 'jsonl' | 'txt' | 'parquet' | 'mds';

@@ -6,7 +6,7 @@
  */
 import { maskTokens, type MlmMaskOptions } from './masking.js';
 import { SeededPermutation } from './permutation.js';
-import type { TokenDataset } from './token-dataset.js';
+import type { TokenDataset } from './token_dataset.js';
 
 /** Where a loader is: `position` samples of epoch `epoch`'s order are consumed. JSON-serialisable. */
 export interface LoaderState {

@@ -10,8 +10,8 @@
  * col): fresh every batch, reproducible, and exact across resume. (HF draws from torch's global RNG instead, so the
  * masks themselves differ from a PyTorch run; their distribution is the same.)
  */
-import { philoxBlock } from './philox-block.js';
-import { BERT_VOCAB_SIZE, CLS_ID, IGNORE_INDEX, MASK_ID, PAD_ID, SEP_ID, UNK_ID } from '../tokenizer/special-tokens.js';
+import { philoxBlock } from './philox_block.js';
+import { BERT_VOCAB_SIZE, CLS_ID, IGNORE_INDEX, MASK_ID, PAD_ID, SEP_ID, UNK_ID } from '../tokenizer/special_tokens.js';
 
 /** Options of {@link maskTokens}. */
 export interface MlmMaskOptions {

@@ -4,7 +4,7 @@
  * seed (counter: half-block, round, epoch), with cycle walking to stay inside [0, n). Each (seed, epoch) gives a
  * different permutation; any position can be evaluated alone, which is what exact mid-epoch resume needs.
  */
-import { philoxBlock } from './philox-block.js';
+import { philoxBlock } from './philox_block.js';
 
 const ROUNDS = 6;
 /** Mixed into the key so that shuffles never share Philox streams with masking or splits (ASCII "PERM"). */

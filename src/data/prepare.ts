@@ -12,13 +12,13 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BertTokenizer } from '../tokenizer/bert-tokenizer.js';
+import { BertTokenizer } from '../tokenizer/bert_tokenizer.js';
 import { listCorpusSources, readCorpus } from './corpus.js';
 import type { CorpusDocument } from './document.js';
-import type { TxtSplit } from './read-txt.js';
+import type { TxtSplit } from './read_txt.js';
 import { writeFileAtomic } from './atomic.js';
-import { INDEX_FORMAT, INDEX_VERSION, type SampleMode, type TokenDatasetIndex } from './shard-format.js';
-import { ShardWriter } from './shard-writer.js';
+import { INDEX_FORMAT, INDEX_VERSION, type SampleMode, type TokenDatasetIndex } from './shard_format.js';
+import { ShardWriter } from './shard_writer.js';
 import { isValidationDocument } from './split.js';
 import type { EncodingErrors } from './utf8.js';
 

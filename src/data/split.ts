@@ -4,7 +4,7 @@
  * below val_fraction * 2^32. Deterministic, independent of batching and of the other documents; all samples of a
  * document (chunk mode) share its split.
  */
-import { philoxBlock } from './philox-block.js';
+import { philoxBlock } from './philox_block.js';
 
 const SPLIT_TAG = 0x53504c54;   // "SPLT"
 const TWO32 = 4294967296;

@@ -21,7 +21,7 @@ import { normalizeStateDict } from '../model/state_dict.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { readTorchCheckpoint } from '../io/torch_pickle.js';
 import { composerCheckpointPath, readComposerCheckpoint } from './composer.js';
-import { bertBaseUncasedVocabPath } from '../tokenizer/vocab-path.js';
+import { bertBaseUncasedVocabPath } from '../tokenizer/vocab_path.js';
 import { bertConfigFromDict, type BertConfig } from '../model/bert_config.js';
 
 /**

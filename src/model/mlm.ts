@@ -16,7 +16,7 @@ import { MlmHead, mlmHeadActivations, type MlmHeadActivations } from './layers/m
 import { backwardScratch, type BackwardScratch } from './layers/scratch.js';
 import type { Linear } from './layers/linear.js';
 import type { GrowF32 } from './layers/buffers.js';
-import { IGNORE_INDEX } from '../tokenizer/special-tokens.js';
+import { IGNORE_INDEX } from '../tokenizer/special_tokens.js';
 
 export { MLM_HEAD_LAYER_NORM_EPS };
 

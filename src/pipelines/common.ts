@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fromPretrained, type FromPretrainedOptions, type PretrainedModel } from '../interop/pretrained.js';
 import type { HeadKind } from '../model/params.js';
 import { unpadBatch, type UnpaddedBatch } from '../model/batch.js';
-import { BertTokenizer } from '../tokenizer/bert-tokenizer.js';
+import { BertTokenizer } from '../tokenizer/bert_tokenizer.js';
 
 /** Options common to every pipeline (construction time; per-call options override `max_length`). */
 export interface PipelineOptions {

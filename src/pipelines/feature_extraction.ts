@@ -11,7 +11,7 @@
  * `normalize: true` divides each H-vector (each token for 'none') by its L2 norm (max(norm, 1e-12)).
  */
 import type { PretrainedModel } from '../interop/pretrained.js';
-import { BertTokenizer } from '../tokenizer/bert-tokenizer.js';
+import { BertTokenizer } from '../tokenizer/bert_tokenizer.js';
 import { defaultMaxLength, encodeAll, forEachChunk, loadModel, loadTokenizer, positiveInt, type PipelineOptions } from './common.js';
 
 /** A float32 tensor in transformers.js's layout: row-major `data` of shape `dims`. */

@@ -8,7 +8,7 @@
  * input.
  */
 import { MaskedLMModel } from '../model/mlm.js';
-import { BertTokenizer } from '../tokenizer/bert-tokenizer.js';
+import { BertTokenizer } from '../tokenizer/bert_tokenizer.js';
 import { defaultMaxLength, encodeAll, forEachChunk, loadModel, loadTokenizer, PipelineInputError, positiveInt, topK,
   type PipelineOptions } from './common.js';
 

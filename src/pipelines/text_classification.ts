@@ -9,7 +9,7 @@
  * gives a list and a batch a list of lists.
  */
 import { SequenceClassificationModel } from '../model/classification.js';
-import { BertTokenizer } from '../tokenizer/bert-tokenizer.js';
+import { BertTokenizer } from '../tokenizer/bert_tokenizer.js';
 import { defaultMaxLength, encodeAll, forEachChunk, loadModel, loadTokenizer, positiveInt, topK, type PipelineOptions } from './common.js';
 
 /** One label and its score. */

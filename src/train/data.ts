@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { prepare, type PrepareProgress } from '../data/prepare.js';
-import { TokenDataset } from '../data/token-dataset.js';
+import { TokenDataset } from '../data/token_dataset.js';
 import type { TrainConfig } from './config.js';
 
 /** Where the data was found. */

@@ -13,7 +13,7 @@
  * figure below 100%. The last-layer subset trick's saving is not subtracted (a slight overstatement).
  */
 import type { MosaicBertConfig } from '../model/config.js';
-import type { TokenDataset } from '../data/token-dataset.js';
+import type { TokenDataset } from '../data/token_dataset.js';
 
 /**
  * Training FLOPs of one batch by the MFU formula above.

@@ -25,7 +25,7 @@ import { EventLog } from './event_log.js';
 import { join, resolve } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { DataLoader, type Batch } from '../data/loader.js';
-import type { TokenDataset } from '../data/token-dataset.js';
+import type { TokenDataset } from '../data/token_dataset.js';
 import type { Kernels } from '../kernels/types.js';
 import { MosaicBertForMaskedLM } from '../model/mlm.js';
 import { readSafetensors } from '../io/safetensors.js';

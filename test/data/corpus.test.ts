@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { listCorpusSources, readCorpus } from '../../src/data/corpus.js';
-import { readLines } from '../../src/data/byte-stream.js';
+import { readLines } from '../../src/data/byte_stream.js';
 import { tempDir, zstdRawFrame } from './fixtures.js';
 
 const DOCS = ['First document.\nWith two paragraphs.', 'Zweites Dokument: Café ☕', '第三个文件', 'last'];

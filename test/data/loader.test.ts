@@ -2,9 +2,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BertTokenizer } from '../../src/tokenizer/bert-tokenizer.js';
+import { BertTokenizer } from '../../src/tokenizer/bert_tokenizer.js';
 import { prepare } from '../../src/data/prepare.js';
-import { TokenDataset } from '../../src/data/token-dataset.js';
+import { TokenDataset } from '../../src/data/token_dataset.js';
 import { DataLoader, type Batch } from '../../src/data/loader.js';
 import { tempDir } from './fixtures.js';
 

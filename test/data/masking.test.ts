@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { maskTokens } from '../../src/data/masking.js';
-import { philoxBlock } from '../../src/data/philox-block.js';
+import { philoxBlock } from '../../src/data/philox_block.js';
 import { philox4x32_10 } from '../../src/kernels/reference/philox.js';
 import { rng } from '../helpers.js';
 

@@ -5,9 +5,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { sharedDir } from '../helpers.js';
-import { BertTokenizer } from '../../src/tokenizer/bert-tokenizer.js';
+import { BertTokenizer } from '../../src/tokenizer/bert_tokenizer.js';
 import { encodePrefixes, prepare, type PrepareProgress } from '../../src/data/prepare.js';
-import { TokenDataset } from '../../src/data/token-dataset.js';
+import { TokenDataset } from '../../src/data/token_dataset.js';
 import { isValidationDocument } from '../../src/data/split.js';
 import { tempDir } from './fixtures.js';
 

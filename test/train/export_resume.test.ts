@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { TokenDataset } from '../../src/data/token-dataset.js';
+import type { TokenDataset } from '../../src/data/token_dataset.js';
 import { fromPretrained } from '../../src/interop/pretrained.js';
 import { pipeline, type FillMaskResult } from '../../src/pipelines/index.js';
 import { Trainer } from '../../src/train/trainer.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepare } from '../../src/data/prepare.js';
-import { TokenDataset } from '../../src/data/token-dataset.js';
+import { TokenDataset } from '../../src/data/token_dataset.js';
 import { loadConfig, type TrainConfig } from '../../src/train/config.js';
 import { rng } from '../helpers.js';
 

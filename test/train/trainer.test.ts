@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DataLoader } from '../../src/data/loader.js';
-import type { TokenDataset } from '../../src/data/token-dataset.js';
+import type { TokenDataset } from '../../src/data/token_dataset.js';
 import { listCheckpoints } from '../../src/train/checkpoint.js';
 import { Trainer, TrainingDivergedError } from '../../src/train/trainer.js';
 import { assertClose } from '../helpers.js';

@@ -1,5 +1,5 @@
 /**
- * Random access to a prepared split (see shard-format.ts): sample i -> its uint16 token ids, read with positioned
+ * Random access to a prepared split (see shard_format.ts): sample i -> its uint16 token ids, read with positioned
  * reads (the OS page cache does the caching). Memory: each opened shard's offsets table (4 bytes a sample) and at
  * most `max_open_files` file descriptors.
  */
@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
-import { readTokenDatasetIndex, SHARD_HEADER_BYTES, SHARD_MAGIC, type TokenDatasetIndex } from './shard-format.js';
+import { readTokenDatasetIndex, SHARD_HEADER_BYTES, SHARD_MAGIC, type TokenDatasetIndex } from './shard_format.js';
 
 interface OpenShard {
   fd: number;

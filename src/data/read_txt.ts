@@ -3,7 +3,7 @@
  * blocks separated by one or more blank (whitespace-only) lines, the block's lines joined with "\n" (the layout of
  * BookCorpus-style and WikiExtractor-style dumps). With `txt_split: 'line'`, every non-blank line is a document.
  */
-import { readLines } from './byte-stream.js';
+import { readLines } from './byte_stream.js';
 import type { CorpusDocument } from './document.js';
 import type { EncodingErrors } from './utf8.js';
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { BertTokenizer } from '../../src/tokenizer/bert-tokenizer.js';
-import { bertBaseUncasedVocabPath } from '../../src/tokenizer/vocab-path.js';
-import { BERT_VOCAB_SIZE, CLS_ID, MASK_ID, PAD_ID, SEP_ID, UNK_ID } from '../../src/tokenizer/special-tokens.js';
+import { BertTokenizer } from '../../src/tokenizer/bert_tokenizer.js';
+import { bertBaseUncasedVocabPath } from '../../src/tokenizer/vocab_path.js';
+import { BERT_VOCAB_SIZE, CLS_ID, MASK_ID, PAD_ID, SEP_ID, UNK_ID } from '../../src/tokenizer/special_tokens.js';
 
 const tokP = BertTokenizer.bertBaseUncased();
 const ids = async (text: string, pair?: string) => (await (await tokP).encode(text, pair)).input_ids;

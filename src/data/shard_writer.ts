@@ -1,11 +1,11 @@
 /**
- * Writes samples into shard files of at most `shard_max_tokens` tokens each (see shard-format.ts), one shard in
+ * Writes samples into shard files of at most `shard_max_tokens` tokens each (see shard_format.ts), one shard in
  * memory at a time, each written atomically with its SHA-256.
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
-import { SHARD_HEADER_BYTES, SHARD_MAGIC, type ShardInfo } from './shard-format.js';
+import { SHARD_HEADER_BYTES, SHARD_MAGIC, type ShardInfo } from './shard_format.js';
 
 /** Shard file name of shard `i`: shard.00000.bin. */
 export function shardFileName(i: number): string {

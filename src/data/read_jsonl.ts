@@ -2,7 +2,7 @@
  * JSON-lines corpora (C4 / the Wikipedia shards): one JSON object a line with a string text field; `.jsonl`,
  * `.json`, optionally `.gz` or `.zst`. Blank lines are skipped.
  */
-import { readLines } from './byte-stream.js';
+import { readLines } from './byte_stream.js';
 import type { CorpusDocument } from './document.js';
 import type { EncodingErrors } from './utf8.js';
 
