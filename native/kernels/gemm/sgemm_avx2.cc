@@ -14,6 +14,7 @@
 #include <cmath>
 
 #include "kernels/gemm/sgemm_driver.h"
+#include "kernels/gemm/sgemm_prepacked.h"
 
 namespace mb {
 namespace {
@@ -357,6 +358,14 @@ struct Avx2Kern {
 void sgemm_v2_avx2(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                    int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   gemm_packed<Avx2Kern>(GemmArgs{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
+}
+
+// Pre-packed inference linear (sgemm_prepacked.h) with this path's micro-kernel and panel layout.
+int64_t linear_packed_floats_avx2(int64_t N, int64_t K) { return packed_w_floats<Avx2Kern>(N, K); }
+void linear_pack_w_avx2(const float* W, int64_t N, int64_t K, float* out) { pack_w<Avx2Kern>(W, N, K, out); }
+void linear_packed_avx2(int version, const float* X, int64_t M, int64_t K, const float* Wp, int64_t N,
+                        const float* bias, float* Y) {
+  linear_prepacked<Avx2Kern>(version, X, M, K, Wp, N, bias, Y);
 }
 
 }  // namespace mb
