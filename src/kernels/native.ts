@@ -27,6 +27,25 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
   attentionMaterializedBackward: Kernels['attentionBackward'];
   /** The float32 erf of the GELU kernels (accuracy tests). */
   erfFloat32(x: Float32Array, n: number, out: Float32Array): void;
+  /** Elements of `buf` to skip so that `buf.subarray(n)` starts on a 64-byte boundary. */
+  alignOffset64(buf: Float32Array | Uint8Array | Int8Array): number;
+  /** Floats of W [out, in] packed into the current path's SGEMM v2 B panels (native/kernels/gemm/sgemm_prepacked.h). */
+  linearPackedSize(out: number, inFeatures: number): number;
+  /** Packs W [out, in] into `packed` (64-byte aligned, linearPackedSize floats); returns the path it is laid out for. */
+  linearPack(W: Float32Array, out: number, inFeatures: number, packed: Float32Array): 'avx2' | 'portable';
+  /** Y[rows, out] = X[rows, in] W^T + bias on packed W; bit-identical to sgemm(false, true) + addBias. */
+  linearPackedForward(packed: Float32Array, path: string, out: number, inFeatures: number, bias: Float32Array | null,
+    X: Float32Array, rows: number, Y: Float32Array): void;
+  linearPackedForwardV1: NativeAddon['linearPackedForward'];
+  linearPackedForwardV2: NativeAddon['linearPackedForward'];
+  /**
+   * Y[rows, out] = X[rows, in] W^T + bias for row-stored weights (native/kernels/sparse/sparse_linear.h): 'csr',
+   * 'bsr4' (1x4 blocks along K, idx = block column), 'q8-bsr4', 'q8-dense' (int8 bytes in a Uint8Array view,
+   * per-row scales `wscale`; rowptr/idx null for q8-dense, whose rows are padded to a multiple of 4 columns).
+   */
+  sparseLinearForward(kind: 'csr' | 'bsr4' | 'q8-bsr4' | 'q8-dense', out: number, inFeatures: number,
+    rowptr: Int32Array | null, idx: Int32Array | null, vals: Float32Array | Uint8Array, wscale: Float32Array | null,
+    bias: Float32Array | null, X: Float32Array, rows: number, Y: Float32Array): void;
 }
 
 function packageRoot(): string {

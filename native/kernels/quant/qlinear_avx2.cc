@@ -1,0 +1,120 @@
+// INT8 linears, AVX2 path (compiled with -mavx2 -mfma). See qlinear.h for the math, qlinear.cc for the tile layout.
+//
+// The 4-way int8 dot product without VNNI: for a weight block w (4 int8, broadcast to every 32-bit lane) and 8
+// tokens' 4-byte groups x, vpmaddubsw(|x|, sign(w, x)) multiplies unsigned |x| by w carrying x's sign
+// (vpsignb) and adds adjacent pairs into int16, then vpmaddwd with ones adds the two pairs into the int32 lane of
+// each token. vpmaddubsw saturates its int16 pair sums; with |x| <= 127 and |w| <= 127 a pair is at most
+// 2 * 127 * 127 = 32258 < 32767, so it never does (an unsigned |x| up to 255 could: hence the sign trick rather
+// than x + 128). A tile of 32 tokens is 4 ymm of accumulators per output row.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/quant/qlinear.h"
+#include "kernels/quant/qlinear_common.h"
+#include "kernels/sparse/tiled_driver.h"
+
+namespace mb {
+namespace {
+
+constexpr int64_t TT = 32;
+
+inline __m256i dot4(__m256i w, __m256i x, __m256i ones) {
+  const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(w, x));
+  return _mm256_madd_epi16(p, ones);
+}
+
+inline __m256i bcast4(const int8_t* w) {
+  int32_t v;
+  std::memcpy(&v, w, 4);
+  return _mm256_set1_epi32(v);
+}
+
+template <bool kDense>
+struct Avx2Q8 {
+  static constexpr int64_t TT = mb::TT;
+  static int64_t tile_bytes(const SparseLinear& L) { return L.in_pad * TT; }
+  static void prep(const SparseLinear& L, const float* X, int64_t t0, int64_t nt, uint8_t* tile, float* sx) {
+    std::memset(tile, 0, static_cast<size_t>(L.in_pad * TT));
+    const int64_t in = L.in;
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+    for (int64_t t = 0; t < nt; ++t) {
+      const float* x = X + (t0 + t) * in;
+      __m256 vm = _mm256_setzero_ps();
+      int64_t k = 0;
+      for (; k + 8 <= in; k += 8) vm = _mm256_max_ps(vm, _mm256_and_ps(_mm256_loadu_ps(x + k), absmask));
+      alignas(32) float m8[8];
+      _mm256_store_ps(m8, vm);
+      float m = 0.0f;
+      for (int i = 0; i < 8; ++i) m = std::max(m, m8[i]);
+      for (; k < in; ++k) m = std::max(m, std::fabs(x[k]));
+      float inv;
+      q8_row_scale(m, &sx[t], &inv);
+      const __m256 vinv = _mm256_set1_ps(inv);
+      uint8_t* q = tile + t * 4;
+      for (k = 0; k + 8 <= in; k += 8) {
+        // round-half-even of the float32 product (the default MXCSR rounding), as q8_quantize
+        __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), vinv));
+        v = _mm256_max_epi32(lo, _mm256_min_epi32(hi, v));
+        const __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        const __m128i p8 = _mm_packs_epi16(p16, p16);
+        const int32_t g0 = _mm_cvtsi128_si32(p8), g1 = _mm_extract_epi32(p8, 1);
+        std::memcpy(q + (k >> 2) * TT * 4, &g0, 4);
+        std::memcpy(q + ((k >> 2) + 1) * TT * 4, &g1, 4);
+      }
+      for (; k < in; ++k) reinterpret_cast<int8_t*>(q)[(k >> 2) * TT * 4 + (k & 3)] = q8_quantize(x[k], inv);
+    }
+  }
+  static void compute(const SparseLinear& L, int64_t o0, int64_t o1, const uint8_t* tile, float* yt) {
+    const int8_t* vals = static_cast<const int8_t*>(L.vals);
+    const int64_t ng = L.in_pad / 4;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t o = o0; o < o1; ++o) {
+      __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+      auto block = [&](int64_t g, const int8_t* w4) {
+        const __m256i w = bcast4(w4);
+        const __m256i* x = reinterpret_cast<const __m256i*>(tile + g * TT * 4);
+        a0 = _mm256_add_epi32(a0, dot4(w, _mm256_load_si256(x), ones));
+        a1 = _mm256_add_epi32(a1, dot4(w, _mm256_load_si256(x + 1), ones));
+        a2 = _mm256_add_epi32(a2, dot4(w, _mm256_load_si256(x + 2), ones));
+        a3 = _mm256_add_epi32(a3, dot4(w, _mm256_load_si256(x + 3), ones));
+      };
+      if (kDense) {
+        const int8_t* w = vals + o * L.in_pad;
+        for (int64_t g = 0; g < ng; ++g) block(g, w + 4 * g);
+      } else {
+        const int64_t e = L.rowptr[o + 1];
+        for (int64_t p = L.rowptr[o]; p < e; ++p) {
+          if (p + 2 < e) {
+            const char* nx = reinterpret_cast<const char*>(tile + static_cast<int64_t>(L.idx[p + 2]) * TT * 4);
+            _mm_prefetch(nx, _MM_HINT_T0);
+            _mm_prefetch(nx + 64, _MM_HINT_T0);
+          }
+          block(L.idx[p], vals + 4 * p);
+        }
+      }
+      __m256i* y = reinterpret_cast<__m256i*>(yt + (o - o0) * TT);
+      _mm256_store_si256(y, a0);
+      _mm256_store_si256(y + 1, a1);
+      _mm256_store_si256(y + 2, a2);
+      _mm256_store_si256(y + 3, a3);
+    }
+  }
+  static void store(const SparseLinear& L, int64_t o0, int64_t o1, int64_t t0, int64_t nt, const float* yt,
+                    const float* sx, float* Y) {
+    q8_store<TT>(L, o0, o1, t0, nt, reinterpret_cast<const int32_t*>(yt), sx, Y);
+  }
+};
+
+}  // namespace
+
+void q8_linear_avx2(const SparseLinear& L, const float* X, int64_t rows, float* Y) {
+  if (L.kind == SparseKind::kQ8Dense)
+    tiled_linear<Avx2Q8<true>>(L, X, rows, Y);
+  else
+    tiled_linear<Avx2Q8<false>>(L, X, rows, Y);
+}
+
+}  // namespace mb
