@@ -228,17 +228,23 @@ export const SPARSE_CROSSOVER = {
 } as const;
 
 /**
- * Picks the backend for one Linear from its own weights: for fp32, BSR4 when its 1x4 block sparsity reaches
- * SPARSE_CROSSOVER.bsr4, else CSR when its element sparsity reaches SPARSE_CROSSOVER.csr, else pre-packed dense;
- * for 'q8', int8 BSR4 when the block sparsity reaches SPARSE_CROSSOVER.q8Bsr4, else int8 dense.
+ * Picks the backend for one Linear from its own weights. The time of a sparse kernel is taken as proportional to
+ * what it stores (the density 1 - s), so with the crossover c (where it ties with dense) its cost relative to
+ * dense is (1 - s) / (1 - c). fp32: the cheapest of dense (1), BSR4 (block sparsity) and CSR (element sparsity);
+ * a weight with unstructured zeros can still be cheapest as BSR4 when whole 1x4 groups are zero often enough.
+ * 'q8': int8 BSR4 when its cost is below int8 dense, else int8 dense.
  */
 export function chooseBackend(W: Float32Array, b: Float32Array | null, out: number, inFeatures: number,
   opts: { dtype: 'fp32' | 'q8' }): LinearForwardBackend {
   checkWeights(W, b, out, inFeatures, 'chooseBackend');
   const bs = blockSparsity4(W, out, inFeatures);
-  if (opts.dtype === 'q8') return quantizeInt8(W, b, out, inFeatures, bs >= SPARSE_CROSSOVER.q8Bsr4 ? { sparse: 'bsr4' } : {});
+  if (opts.dtype === 'q8') {
+    const sparse = (1 - bs) / (1 - SPARSE_CROSSOVER.q8Bsr4) < 1;
+    return quantizeInt8(W, b, out, inFeatures, sparse ? { sparse: 'bsr4' } : {});
+  }
   if (opts.dtype !== 'fp32') throw new RangeError(`chooseBackend: dtype '${String(opts.dtype)}' is not 'fp32' or 'q8'`);
-  if (bs >= SPARSE_CROSSOVER.bsr4) return toBsr4(W, b, out, inFeatures);
-  if (sparsity(W) >= SPARSE_CROSSOVER.csr) return toCsr(W, b, out, inFeatures);
-  return packDense(W, b, out, inFeatures);
+  const costBsr = (1 - bs) / (1 - SPARSE_CROSSOVER.bsr4);
+  const costCsr = (1 - sparsity(W)) / (1 - SPARSE_CROSSOVER.csr);
+  if (Math.min(costBsr, costCsr) >= 1) return packDense(W, b, out, inFeatures);
+  return costBsr <= costCsr ? toBsr4(W, b, out, inFeatures) : toCsr(W, b, out, inFeatures);
 }
