@@ -17,6 +17,7 @@ constexpr int64_t TT = 32;
 template <bool kDense>
 struct PortableQ8 {
   static constexpr int64_t TT = mb::TT;
+  static constexpr int64_t kScratchPerRow = TT;
   static int64_t tile_bytes(const SparseLinear& L) { return L.in_pad * TT; }
   static void prep(const SparseLinear& L, const float* X, int64_t t0, int64_t nt, uint8_t* tile, float* sx) {
     std::memset(tile, 0, static_cast<size_t>(L.in_pad * TT));

@@ -34,6 +34,7 @@ inline __m256i bcast4(const int8_t* w) {
 template <bool kDense>
 struct Avx2Q8 {
   static constexpr int64_t TT = mb::TT;
+  static constexpr int64_t kScratchPerRow = TT;
   static int64_t tile_bytes(const SparseLinear& L) { return L.in_pad * TT; }
   static void prep(const SparseLinear& L, const float* X, int64_t t0, int64_t nt, uint8_t* tile, float* sx) {
     std::memset(tile, 0, static_cast<size_t>(L.in_pad * TT));

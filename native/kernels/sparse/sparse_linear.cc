@@ -26,6 +26,7 @@ constexpr int64_t TT = 32;
 template <bool kBsr>
 struct PortableF32 {
   static constexpr int64_t TT = mb::TT;
+  static constexpr int64_t kScratchPerRow = TT;
   static int64_t tile_bytes(const SparseLinear& L) { return L.in_pad * TT * 4; }
   static void prep(const SparseLinear& L, const float* X, int64_t t0, int64_t nt, uint8_t* tile, float*) {
     prep_transpose<TT>(L, X, t0, nt, reinterpret_cast<float*>(tile));
@@ -89,12 +90,13 @@ SparseKind parse_kind(const Args& a, const Napi::Value& v) {
   a.range_error("argument 'kind' = '" + s + "' is not 'csr', 'bsr4', 'q8-bsr4' or 'q8-dense'");
 }
 
-// sparseLinearForward(kind, out, in, rowptr | null, idx | null, vals, wscale | null, bias | null, X, rows, Y)
+// sparseLinearForward[V1|V2](kind, out, in, rowptr | null, idx | null, vals, wscale | null, bias | null, X, rows, Y)
+//   (V1/V2: numbered versions of the AVX2 fp32 kernels; the plain name runs the winner, v2)
 //   vals: Float32Array (csr, bsr4) or Uint8Array holding the int8 bytes (q8-*); wscale: Float32Array[out] (q8-*).
 // Checks every size, rowptr (starts at 0, non-decreasing, ends within idx) and every index (in range), so a
 // malformed structure is a RangeError, never an out-of-bounds read. Entries of a row need not be sorted.
-Napi::Value Forward(const Napi::CallbackInfo& info) {
-  Args a(info, "sparseLinearForward", 11);
+Napi::Value Forward(const Napi::CallbackInfo& info, const char* name, int version) {
+  Args a(info, name, 11);
   SparseLinear L{};
   L.kind = parse_kind(a, info[0]);
   L.out = a.integer(1, "out", 0, kMaxDim);
@@ -145,12 +147,20 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
   }
   if (q8)
     (use_avx2() ? q8_linear_avx2 : q8_linear_portable)(L, X, rows, Y);
+  else if (use_avx2())
+    sparse_linear_avx2(version, L, X, rows, Y);
   else
-    (use_avx2() ? sparse_linear_avx2 : sparse_linear_portable)(L, X, rows, Y);
+    sparse_linear_portable(L, X, rows, Y);
   return info.Env().Undefined();
 }
 
-MB_EXPORT("sparseLinearForward", Forward);
+Napi::Value Fwd(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForward", 2); }
+Napi::Value FwdV1(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForwardV1", 1); }
+Napi::Value FwdV2(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForwardV2", 2); }
+
+MB_EXPORT("sparseLinearForward", Fwd);
+MB_EXPORT("sparseLinearForwardV1", FwdV1);
+MB_EXPORT("sparseLinearForwardV2", FwdV2);
 
 }  // namespace
 }  // namespace mb

@@ -5,7 +5,21 @@
 // block broadcasts its 4 values and does 16 FMAs against 4 consecutive Xt rows (512 contiguous bytes, the X
 // columns 4g .. 4g+3 of the 32 tokens); a CSR entry does 4 FMAs against one Xt row. The Xt rows of the entries two
 // ahead are prefetched: they are addressed by index, which the hardware prefetcher cannot follow.
+//
+// Versions (the binding's numbered entry points; the winner is v2):
+//   v1: each output row walks all its entries over the whole tile (in x 32 floats: 96 KiB at in = 768, 384 KiB at
+//       3072). Every FMA takes its 32 bytes of Xt from L2, so at low sparsity the kernel is bound by L2 bandwidth.
+//   v2: the same arithmetic, K-blocked: the index range is cut into chunks whose Xt slice is 16 KiB (32 block
+//       columns / 128 columns; wider when the weight is so sparse that a row would have fewer than 8 blocks / 32
+//       non-zeros per chunk, and v1 when that makes one chunk), and
+//       for each chunk every row of the task continues its even/odd partial sums (kept in scratch) over its entries
+//       in that chunk, so Xt is read from L1. A row's entries are still summed in storage order into the same two
+//       partial sums, so v2 is bit-identical to v1 (entries need not be sorted: a chunk takes the row's next
+//       entries while their index is below the chunk's end, the last chunk takes the rest).
 #include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
 
 #include "kernels/sparse/tiled_driver.h"
 
@@ -14,9 +28,10 @@ namespace {
 
 constexpr int64_t TT = 32;
 
-template <bool kBsr>
+template <bool kBsr, int kVersion>
 struct Avx2F32 {
   static constexpr int64_t TT = mb::TT;
+  static constexpr int64_t kScratchPerRow = kVersion >= 2 ? 3 * TT + 2 : TT;
   static int64_t tile_bytes(const SparseLinear& L) { return L.in_pad * TT * 4; }
   static void prep(const SparseLinear& L, const float* X, int64_t t0, int64_t nt, uint8_t* tile, float*) {
     prep_transpose<TT>(L, X, t0, nt, reinterpret_cast<float*>(tile));
@@ -48,6 +63,64 @@ struct Avx2F32 {
     for (int l = 0; l < (kBsr ? 8 : 2); ++l) _mm_prefetch(x + 64 * l, _MM_HINT_T0);
   }
   static void compute(const SparseLinear& L, int64_t o0, int64_t o1, const uint8_t* tile, float* yt) {
+    if (kVersion >= 2)
+      compute_kblocked(L, o0, o1, tile, yt);
+    else
+      compute_rows(L, o0, o1, tile, yt);
+  }
+  static void compute_kblocked(const SparseLinear& L, int64_t o0, int64_t o1, const uint8_t* tile, float* yt) {
+    const float* xt = reinterpret_cast<const float*>(tile);
+    const float* vals = static_cast<const float*>(L.vals);
+    const int32_t* idx = L.idx;
+    const int64_t n = o1 - o0;
+    float* part = yt + n * TT;                                     // [n][even, odd][TT]
+    int64_t* cur = reinterpret_cast<int64_t*>(part + n * 2 * TT);  // next entry of each row
+    std::memset(part, 0, sizeof(float) * static_cast<size_t>(n * 2 * TT));
+    for (int64_t r = 0; r < n; ++r) cur[r] = L.rowptr[o0 + r];
+    const int64_t nidx = kBsr ? L.in_pad / 4 : L.in;
+    const double density = static_cast<double>(L.rowptr[L.out]) / (static_cast<double>(L.out) * nidx);
+    int64_t width = kBsr ? 32 : 128;
+    if (density > 0.0) width = std::max<int64_t>(width, static_cast<int64_t>((kBsr ? 8.0 : 32.0) / density));
+    if (width >= nidx) {  // one chunk: the plain row walk is the same arithmetic without the partial sums' traffic
+      compute_rows(L, o0, o1, tile, yt);
+      return;
+    }
+    for (int64_t c0 = 0; c0 < nidx; c0 += width) {
+      const int64_t c1 = c0 + width >= nidx ? INT64_MAX : c0 + width;
+      for (int64_t r = 0; r < n; ++r) {
+        const int64_t o = o0 + r, e = L.rowptr[o + 1];
+        int64_t p = cur[r];
+        if (p >= e || idx[p] >= c1) continue;
+        float* pa = part + r * 2 * TT;
+        __m256 a0 = _mm256_load_ps(pa), a1 = _mm256_load_ps(pa + 8), a2 = _mm256_load_ps(pa + 16),
+               a3 = _mm256_load_ps(pa + 24);
+        __m256 b0 = _mm256_load_ps(pa + 32), b1 = _mm256_load_ps(pa + 40), b2 = _mm256_load_ps(pa + 48),
+               b3 = _mm256_load_ps(pa + 56);
+        if ((p - L.rowptr[o]) & 1) entry(xt, vals, idx, p++, b0, b1, b2, b3);
+        for (; p + 2 <= e && idx[p] < c1 && idx[p + 1] < c1; p += 2) {
+          entry(xt, vals, idx, p, a0, a1, a2, a3);
+          entry(xt, vals, idx, p + 1, b0, b1, b2, b3);
+        }
+        if (p < e && idx[p] < c1) entry(xt, vals, idx, p++, a0, a1, a2, a3);
+        cur[r] = p;
+        _mm256_store_ps(pa, a0);
+        _mm256_store_ps(pa + 8, a1);
+        _mm256_store_ps(pa + 16, a2);
+        _mm256_store_ps(pa + 24, a3);
+        _mm256_store_ps(pa + 32, b0);
+        _mm256_store_ps(pa + 40, b1);
+        _mm256_store_ps(pa + 48, b2);
+        _mm256_store_ps(pa + 56, b3);
+      }
+    }
+    for (int64_t r = 0; r < n; ++r) {
+      const float* pa = part + r * 2 * TT;
+      float* y = yt + r * TT;
+      for (int64_t i = 0; i < TT; i += 8)
+        _mm256_store_ps(y + i, _mm256_add_ps(_mm256_load_ps(pa + i), _mm256_load_ps(pa + TT + i)));
+    }
+  }
+  static void compute_rows(const SparseLinear& L, int64_t o0, int64_t o1, const uint8_t* tile, float* yt) {
     const float* xt = reinterpret_cast<const float*>(tile);
     const float* vals = static_cast<const float*>(L.vals);
     const int32_t* idx = L.idx;
@@ -79,11 +152,12 @@ struct Avx2F32 {
 
 }  // namespace
 
-void sparse_linear_avx2(const SparseLinear& L, const float* X, int64_t rows, float* Y) {
-  if (L.kind == SparseKind::kBsr4)
-    tiled_linear<Avx2F32<true>>(L, X, rows, Y);
+void sparse_linear_avx2(int version, const SparseLinear& L, const float* X, int64_t rows, float* Y) {
+  const bool bsr = L.kind == SparseKind::kBsr4;
+  if (version >= 2)
+    bsr ? tiled_linear<Avx2F32<true, 2>>(L, X, rows, Y) : tiled_linear<Avx2F32<false, 2>>(L, X, rows, Y);
   else
-    tiled_linear<Avx2F32<false>>(L, X, rows, Y);
+    bsr ? tiled_linear<Avx2F32<true, 1>>(L, X, rows, Y) : tiled_linear<Avx2F32<false, 1>>(L, X, rows, Y);
 }
 
 }  // namespace mb

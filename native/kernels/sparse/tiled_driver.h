@@ -58,7 +58,8 @@ inline int64_t row_cost_prefix(const SparseLinear& L, int64_t o) {
   return (L.rowptr ? static_cast<int64_t>(L.rowptr[o]) : o * (L.in_pad / 4)) + o;
 }
 
-// Kern: TT; static int64_t tile_bytes(const SparseLinear&); static void prep(const SparseLinear&, const float* X,
+// Kern: TT; kScratchPerRow (floats of per-thread scratch per output row of a chunk, >= TT: the first TT per row
+// are the Yt the store reads); static int64_t tile_bytes(const SparseLinear&); static void prep(const SparseLinear&, const float* X,
 // int64_t t0, int64_t nt, uint8_t* tile, float* xscale /* nt entries, int8 kernels */);
 // static void compute(const SparseLinear&, int64_t o0, int64_t o1, const uint8_t* tile, void* yt /* [o1-o0][TT] */);
 // static void store(const SparseLinear&, int64_t o0, int64_t o1, int64_t t0, int64_t nt, const void* yt,
@@ -106,7 +107,7 @@ void tiled_linear(const SparseLinear& L, const float* X, int64_t rows, float* Y)
       const int64_t o0 = bounds[c], o1 = bounds[c + 1];
       if (o1 <= o0) return;
       const int64_t t0 = (g0 + i) * TT;
-      float* yt = thread_scratch(thread, static_cast<size_t>(max_chunk * TT));
+      float* yt = thread_scratch(thread, static_cast<size_t>(max_chunk * Kern::kScratchPerRow));
       Kern::compute(L, o0, o1, tiles + i * tb, yt);
       Kern::store(L, o0, o1, t0, std::min(TT, rows - t0), yt, xscale + i * TT, Y);
     });
