@@ -63,7 +63,8 @@ export class DensePackedLinear implements LinearForwardBackend {
     this.panels();
   }
 
-  private panels(): [Float32Array, string] {
+  /** The packed panels for the current kernel path (packing them on first use) and that path's name. */
+  panels(): [Float32Array, string] {
     const path = native().kernelPath();
     let p = this.packed.get(path);
     if (!p) {

@@ -142,6 +142,36 @@ test('sparse fp32 equals the dense-with-zeros result within fp32 tolerance (BSR4
   }
 });
 
+test('numbered versions: V1 and V2 bit-identical to the winner for every kind (same arithmetic: fp32 K-blocking keeps each row\'s order; int8 sums are exact), both paths', () => {
+  const r = rng(24);
+  const a = native();
+  for (const s of SHAPES) {
+    const { rows, out, inF } = s;
+    const W = makeW(s, r), b = randn(out, r), X = randn(rows * inF, r);
+    const csr = toCsrArrays(W, out, inF), bsr = toBsr4Arrays(W, out, inF);
+    const q8 = quantizeInt8(W, b, out, inF), q8b = quantizeInt8(W, b, out, inF, { sparse: 'bsr4' });
+    const calls: Array<[string, (f: typeof a.sparseLinearForward, Y: Float32Array) => void]> = [
+      ['csr', (f, Y) => f('csr', out, inF, csr.rowPtr, csr.idx, csr.vals, null, b, X, rows, Y)],
+      ['bsr4', (f, Y) => f('bsr4', out, inF, bsr.rowPtr, bsr.idx, bsr.vals, null, b, X, rows, Y)],
+    ];
+    for (const be of [q8, q8b]) {
+      const st = be as unknown as { rowPtr: Int32Array | null; idx: Int32Array | null; vals: Int8Array };
+      const bytes = new Uint8Array(st.vals.buffer, st.vals.byteOffset, st.vals.length);
+      calls.push([be.kind, (f, Y) => f(be.kind, out, inF, st.rowPtr, st.idx, bytes, be.scale, b, X, rows, Y)]);
+    }
+    forEachPath((path) => {
+      for (const [kind, call] of calls) {
+        const Y = new Float32Array(rows * out), Y1 = new Float32Array(rows * out), Y2 = new Float32Array(rows * out);
+        call(a.sparseLinearForward, Y);
+        call(a.sparseLinearForwardV1, Y1);
+        call(a.sparseLinearForwardV2, Y2);
+        assertBitEqual(Y1, Y, `${kind} ${path} rows=${rows} out=${out} in=${inF}: V1 vs winner`);
+        assertBitEqual(Y2, Y, `${kind} ${path} rows=${rows} out=${out} in=${inF}: V2 vs winner`);
+      }
+    });
+  }
+});
+
 test('sparseLinearForward: malformed structures are RangeErrors naming the argument', () => {
   const X = new Float32Array(8), Y = new Float32Array(2), v = new Float32Array(8);
   const f = native().sparseLinearForward;
@@ -208,6 +238,13 @@ test('int8: saturation worst case (every |x| and |w| quantized to 127, all pair 
     const ref = q8LinearReference(X, rows, denseRows(be.int8Weight(), out, inF), be.scale, null, out, inF);
     assert.equal(ref.sums[0], inF * 127 * 127);   // x all +, w all +: the largest sum
     assert.equal(ref.sums[out + 0], -inF * 127 * 127);
+    const st = be as unknown as { rowPtr: Int32Array | null; idx: Int32Array | null; vals: Int8Array };
+    const bytes = new Uint8Array(st.vals.buffer, st.vals.byteOffset, st.vals.length);
+    forEachPath((path) => {  // v1: the vpmaddubsw sign trick on AVX2 (the winner may take the VNNI kernel instead)
+      const Y = new Float32Array(rows * out);
+      native().sparseLinearForwardV1(be.kind, out, inF, st.rowPtr, st.idx, bytes, be.scale, null, X, rows, Y);
+      checkQ8(Y, ref, X, rows, be.scale, null, out, inF, `${be.kind} V1 ${path} saturation`);
+    });
     for (const [path, Y] of runAll(be, X, rows, 'saturation')) {
       checkQ8(Y, ref, X, rows, be.scale, null, out, inF, `${be.kind} ${path} saturation`);
       // and the value itself: 0.75 * 2.5 * K for (t, o) = (0, 0)

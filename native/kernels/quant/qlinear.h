@@ -11,6 +11,7 @@
 namespace mb {
 
 void q8_linear_portable(const SparseLinear& L, const float* X, int64_t rows, float* Y);
-void q8_linear_avx2(const SparseLinear& L, const float* X, int64_t rows, float* Y);
+// version 1: AVX2 sign trick; 2: AVX-512 VNNI when the CPU has it, else 1 (qlinear_avx2.cc).
+void q8_linear_avx2(int version, const SparseLinear& L, const float* X, int64_t rows, float* Y);
 
 }  // namespace mb

@@ -91,7 +91,8 @@ SparseKind parse_kind(const Args& a, const Napi::Value& v) {
 }
 
 // sparseLinearForward[V1|V2](kind, out, in, rowptr | null, idx | null, vals, wscale | null, bias | null, X, rows, Y)
-//   (V1/V2: numbered versions of the AVX2 fp32 kernels; the plain name runs the winner, v2)
+//   (V1/V2: numbered versions of the AVX2 kernels: fp32 row walk / K-blocked, int8 sign trick / AVX-512 VNNI when
+//   the CPU has it; the plain name runs the winner, v2)
 //   vals: Float32Array (csr, bsr4) or Uint8Array holding the int8 bytes (q8-*); wscale: Float32Array[out] (q8-*).
 // Checks every size, rowptr (starts at 0, non-decreasing, ends within idx) and every index (in range), so a
 // malformed structure is a RangeError, never an out-of-bounds read. Entries of a row need not be sorted.
@@ -145,8 +146,10 @@ Napi::Value Forward(const Napi::CallbackInfo& info, const char* name, int versio
       for (int64_t o = 0; o < L.out; ++o) Y[t * L.out + o] = L.bias ? L.bias[o] : 0.0f;
     return info.Env().Undefined();
   }
-  if (q8)
-    (use_avx2() ? q8_linear_avx2 : q8_linear_portable)(L, X, rows, Y);
+  if (q8 && use_avx2())
+    q8_linear_avx2(version, L, X, rows, Y);
+  else if (q8)
+    q8_linear_portable(L, X, rows, Y);
   else if (use_avx2())
     sparse_linear_avx2(version, L, X, rows, Y);
   else
