@@ -20,9 +20,11 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "common/cpu.h"
+#include "common/transpose_avx2.h"
 #include "kernels/quant/qlinear.h"
 #include "kernels/quant/qlinear_common.h"
 #include "kernels/sparse/tiled_driver.h"
@@ -31,6 +33,37 @@ namespace mb {
 namespace {
 
 constexpr int64_t TT = 32;
+
+// Y[t0 + t, o] = float(acc[o - o0][t]) * (sx[t] * wscale[o]) + bias[o] as one FMA (or the product alone
+// without bias), through 8x8 transposes; the scalar edge computes the same (std::fma is the FMA instruction here),
+// so where an element falls (which depends on the chunking) never changes its value.
+void q8_store_avx2(const SparseLinear& L, int64_t o0, int64_t o1, int64_t t0, int64_t nt, const int32_t* acc,
+                   const float* sx, float* Y) {
+  const int64_t out = L.out;
+  for (int64_t tt = 0; tt < nt; tt += 8) {
+    const int64_t nv = std::min<int64_t>(8, nt - tt);
+    int64_t o = o0;
+    for (; o + 8 <= o1; o += 8) {
+      const int32_t* a = acc + (o - o0) * TT + tt;
+      __m256 r[8];
+      for (int j = 0; j < 8; ++j)
+        r[j] = _mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(a + j * TT)));
+      transpose8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+      const __m256 ws = _mm256_loadu_ps(L.wscale + o);
+      const __m256 b = L.bias ? _mm256_loadu_ps(L.bias + o) : _mm256_setzero_ps();
+      for (int64_t j = 0; j < nv; ++j) {
+        const __m256 s = _mm256_mul_ps(_mm256_set1_ps(sx[tt + j]), ws);
+        const __m256 v = L.bias ? _mm256_fmadd_ps(r[j], s, b) : _mm256_mul_ps(r[j], s);
+        _mm256_storeu_ps(Y + (t0 + tt + j) * out + o, v);
+      }
+    }
+    for (; o < o1; ++o)
+      for (int64_t j = 0; j < nv; ++j) {
+        const float a = static_cast<float>(acc[(o - o0) * TT + tt + j]), s = sx[tt + j] * L.wscale[o];
+        Y[(t0 + tt + j) * out + o] = L.bias ? std::fma(a, s, L.bias[o]) : a * s;
+      }
+  }
+}
 
 inline __m256i dot4(__m256i w, __m256i x, __m256i ones) {
   const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(w, x));
@@ -117,7 +150,7 @@ struct Avx2Q8 {
   }
   static void store(const SparseLinear& L, int64_t o0, int64_t o1, int64_t t0, int64_t nt, const float* yt,
                     const float* sx, float* Y) {
-    q8_store<TT>(L, o0, o1, t0, nt, reinterpret_cast<const int32_t*>(yt), sx, Y);
+    q8_store_avx2(L, o0, o1, t0, nt, reinterpret_cast<const int32_t*>(yt), sx, Y);
   }
 };
 
@@ -176,7 +209,7 @@ struct VnniQ8 {
   }
   static void store(const SparseLinear& L, int64_t o0, int64_t o1, int64_t t0, int64_t nt, const float* yt,
                     const float* sx, float* Y) {
-    q8_store<TT>(L, o0, o1, t0, nt, reinterpret_cast<const int32_t*>(yt), sx, Y);
+    q8_store_avx2(L, o0, o1, t0, nt, reinterpret_cast<const int32_t*>(yt), sx, Y);
   }
 };
 

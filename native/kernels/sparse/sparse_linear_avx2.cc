@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/transpose_avx2.h"
 #include "kernels/sparse/tiled_driver.h"
 
 namespace mb {
@@ -28,13 +29,73 @@ namespace {
 
 constexpr int64_t TT = 32;
 
+// Xt[k][t] = X[t0 + t, k] (zero past `in` and past nt tokens), 8 tokens x 8 columns per register transpose.
+void prep_transpose_avx2(const SparseLinear& L, const float* X, int64_t t0, int64_t nt, float* xt) {
+  const int64_t in = L.in, in_pad = L.in_pad, k8 = in / 8 * 8;
+  for (int64_t tt = 0; tt < TT; tt += 8) {
+    if (nt - tt < 8) {  // the tile's last, partial group of tokens
+      for (int64_t k = 0; k < in_pad; ++k)
+        for (int64_t t = 0; t < 8; ++t) xt[k * TT + tt + t] = tt + t < nt && k < in ? X[(t0 + tt + t) * in + k] : 0.0f;
+      continue;
+    }
+    const float* x = X + (t0 + tt) * in;
+    for (int64_t k = 0; k < k8; k += 8) {
+      __m256 r0 = _mm256_loadu_ps(x + k), r1 = _mm256_loadu_ps(x + in + k), r2 = _mm256_loadu_ps(x + 2 * in + k),
+             r3 = _mm256_loadu_ps(x + 3 * in + k), r4 = _mm256_loadu_ps(x + 4 * in + k),
+             r5 = _mm256_loadu_ps(x + 5 * in + k), r6 = _mm256_loadu_ps(x + 6 * in + k),
+             r7 = _mm256_loadu_ps(x + 7 * in + k);
+      transpose8(r0, r1, r2, r3, r4, r5, r6, r7);
+      float* q = xt + k * TT + tt;
+      _mm256_store_ps(q, r0);
+      _mm256_store_ps(q + TT, r1);
+      _mm256_store_ps(q + 2 * TT, r2);
+      _mm256_store_ps(q + 3 * TT, r3);
+      _mm256_store_ps(q + 4 * TT, r4);
+      _mm256_store_ps(q + 5 * TT, r5);
+      _mm256_store_ps(q + 6 * TT, r6);
+      _mm256_store_ps(q + 7 * TT, r7);
+    }
+    for (int64_t k = k8; k < in_pad; ++k)
+      for (int64_t t = 0; t < 8; ++t) xt[k * TT + tt + t] = k < in ? x[t * in + k] : 0.0f;
+  }
+}
+
+// Y[t0 + t, o] = Yt[o - o0][t] + bias[o] through 8x8 transposes (the scalar edge does the same single addition;
+// without bias the value is stored as is).
+void store_f32_avx2(const SparseLinear& L, int64_t o0, int64_t o1, int64_t t0, int64_t nt, const float* yt,
+                    float* Y) {
+  const int64_t out = L.out;
+  for (int64_t tt = 0; tt < nt; tt += 8) {
+    const int64_t nv = std::min<int64_t>(8, nt - tt);
+    int64_t o = o0;
+    for (; o + 8 <= o1; o += 8) {
+      const float* y = yt + (o - o0) * TT + tt;
+      __m256 r[8] = {_mm256_load_ps(y), _mm256_load_ps(y + TT), _mm256_load_ps(y + 2 * TT),
+                     _mm256_load_ps(y + 3 * TT), _mm256_load_ps(y + 4 * TT), _mm256_load_ps(y + 5 * TT),
+                     _mm256_load_ps(y + 6 * TT), _mm256_load_ps(y + 7 * TT)};
+      transpose8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+      if (L.bias) {
+        const __m256 b = _mm256_loadu_ps(L.bias + o);
+        for (int64_t j = 0; j < nv; ++j) _mm256_storeu_ps(Y + (t0 + tt + j) * out + o, _mm256_add_ps(r[j], b));
+      } else {
+        for (int64_t j = 0; j < nv; ++j) _mm256_storeu_ps(Y + (t0 + tt + j) * out + o, r[j]);
+      }
+    }
+    for (; o < o1; ++o)
+      for (int64_t j = 0; j < nv; ++j) {
+        const float v = yt[(o - o0) * TT + tt + j];
+        Y[(t0 + tt + j) * out + o] = L.bias ? v + L.bias[o] : v;
+      }
+  }
+}
+
 template <bool kBsr, int kVersion>
 struct Avx2F32 {
   static constexpr int64_t TT = mb::TT;
   static constexpr int64_t kScratchPerRow = kVersion >= 2 ? 3 * TT + 2 : TT;
   static int64_t tile_bytes(const SparseLinear& L) { return L.in_pad * TT * 4; }
   static void prep(const SparseLinear& L, const float* X, int64_t t0, int64_t nt, uint8_t* tile, float*) {
-    prep_transpose<TT>(L, X, t0, nt, reinterpret_cast<float*>(tile));
+    prep_transpose_avx2(L, X, t0, nt, reinterpret_cast<float*>(tile));
   }
   static inline void entry(const float* xt, const float* vals, const int32_t* idx, int64_t p, __m256& c0,
                            __m256& c1, __m256& c2, __m256& c3) {
@@ -146,7 +207,7 @@ struct Avx2F32 {
   }
   static void store(const SparseLinear& L, int64_t o0, int64_t o1, int64_t t0, int64_t nt, const float* yt,
                     const float*, float* Y) {
-    store_f32<TT>(L, o0, o1, t0, nt, yt, Y);
+    store_f32_avx2(L, o0, o1, t0, nt, yt, Y);
   }
 };
 
