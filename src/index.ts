@@ -2,6 +2,9 @@
 export type { Kernels } from './kernels/types.js';
 export { nativeKernels, getNumThreads, setNumThreads, getKernelPath, setKernelPath } from './kernels/native.js';
 export { referenceKernels } from './kernels/reference/index.js';
+export { type LinearForwardBackend, DensePackedLinear, CsrLinear, Bsr4Linear, Int8Linear, packDense, toBsr4, toCsr, quantizeInt8, fromInt8, chooseBackend, SPARSE_CROSSOVER } from './kernels/linear_backends.js';
+export { sparsity, blockSparsity4, toCsrArrays, toBsr4Arrays } from './kernels/sparse_formats.js';
+export { quantizeRowsInt8, type Int8Weights } from './kernels/quantize.js';
 export { type MosaicBertConfig, MOSAIC_BERT_BASE, configFromDict, readConfig, padVocabSize, headDim } from './model/config.js';
 export { ParamStore, paramShapes, type ParamSpec, type HeadKind } from './model/params.js';
 export { unpadBatch, padRows, type PaddedBatch, type UnpaddedBatch } from './model/batch.js';

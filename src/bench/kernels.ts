@@ -74,8 +74,8 @@ export async function runKernelBench(opts: { quick?: boolean; threads?: number; 
     const cmd = `flock /tmp/cpu-bench.lock node bin/mosaicbert.js bench kernels --only linear${flags}`;
     const body = `## Linear backends: pre-packed dense, sparse, INT8 (${new Date().toISOString().slice(0, 10)})\n\n` +
       `Command: \`${cmd}\` (after \`npm ci\`; src/bench/linear.ts).\n\nMachine: ${machine}; measured fp32 FMA ` +
-      `peak ${peak.toFixed(1)} GFLOP/s (the % peak column, useful flops). Engines timed alternately, round by round; ` +
-      `ratio = peer time / our time.\n\n${benchTable(lin.rows)}\n\n${linearTables(lin)}`;
+      `peak ${lin.peak.toFixed(1)} GFLOP/s (highest probe of the run; the % peak column, useful flops). Engines timed alternately, round by round, fastest call ` +
+      `of each; ratio = peer time / our time.\n\n${benchTable(lin.rows)}\n\n${linearTables(lin)}`;
     writeSection(opts.out, 'linear', body);
   }
   console.log(`wrote ${opts.out}`);

@@ -7,8 +7,8 @@
  * - a sparsity sweep: fp32 1x4 BSR (random 1x4 block masks) and CSR (random element masks) against pre-packed
  *   dense fp32, INT8 1x4 BSR against INT8 dense, and the crossover (the sparsity at which the sparse kernel
  *   starts to win, interpolated linearly between the two measured sparsities around a speedup of 1).
- * Engines are timed alternately, round by round (every engine of a comparison once per round, the median over
- * rounds), so they see the same machine load; speed is only stated as ratios to a peer of the same run, and as %
+ * Engines are timed alternately, round by round (every engine of a comparison in every round; the fastest call
+ * of each, see timeAlternating), so they see the same machine load; speed is only stated as ratios to a peer of the same run, and as %
  * of the machine's measured fp32 FMA peak (`measurePeakGflops`) counting the useful flops (2 x tokens x stored
  * weights; INT8: the same count of integer multiply-adds).
  */
@@ -28,25 +28,24 @@ export const LINEAR_SHAPES: Array<{ name: string; out: number; in: number }> = [
 export const SWEEP_SPARSITIES = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97];
 
 /**
- * Times each function alternately: per round, every function runs `reps` times (the round's median kept); the
- * result is the median over rounds, in ms. One warm-up call each first.
+ * Times each function alternately: per round, every function runs `reps` times; the result is each function's
+ * fastest call over all rounds, in ms (one warm-up call each first). The minimum, not the median: on a shared
+ * machine other jobs only ever add time, so the fastest of many alternating calls is the estimate least disturbed
+ * by them, and alternating keeps the engines of one comparison under the same conditions.
  */
 export function timeAlternating(fns: Array<() => void>, rounds: number, reps: number): number[] {
   for (const f of fns) f();
-  const per: number[][] = fns.map(() => []);
+  const best: number[] = fns.map(() => Infinity);
   for (let r = 0; r < rounds; r++) {
     fns.forEach((f, i) => {
-      const ts: number[] = [];
       for (let k = 0; k < reps; k++) {
         const t = performance.now();
         f();
-        ts.push(performance.now() - t);
+        best[i] = Math.min(best[i], performance.now() - t);
       }
-      ts.sort((a, b) => a - b);
-      per[i].push(ts[Math.floor(ts.length / 2)]);
     });
   }
-  return per.map((a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)]);
+  return best;
 }
 
 function uniform(n: number, r: () => number): Float32Array {
@@ -91,7 +90,11 @@ export function crossing(points: Array<[number, number]>): string {
   return `> ${points[points.length - 1][0]}`;
 }
 
-export interface LinearBenchResult { rows: BenchRow[]; sweep: SweepPoint[]; crossovers: Crossover[]; }
+export interface LinearBenchResult {
+  rows: BenchRow[]; sweep: SweepPoint[]; crossovers: Crossover[];
+  /** The fp32 peak the % peak column uses: the highest of `opts.peak` and the probes taken during the run. */
+  peak: number;
+}
 
 /**
  * Runs the benchmark with the current thread count and kernel path. `quick`: two shapes, 128 tokens, three
@@ -107,8 +110,13 @@ export function benchLinear(opts: { quick?: boolean; peak: number; log?: (s: str
   const tag = `${addon.numThreads()}T ${addon.kernelPath()}`;
   const rows: BenchRow[] = [], sweep: SweepPoint[] = [], crossovers: Crossover[] = [];
   const r = mulberry32(1234);
+  // The peak probe is re-run between shapes and the highest value kept: on a shared machine one 200 ms probe can
+  // land in a busy moment and understate the peak (which would overstate % peak).
+  let peak = opts.peak;
+  const probe = () => { for (let i = 0; i < 3; i++) peak = Math.max(peak, addon.measurePeakGflops(100)); };
+  probe();
   for (const tokens of tokensList) {
-    const rounds = quick ? 3 : tokens > 1000 ? 5 : 9, reps = tokens > 1000 ? 1 : 3;
+    const rounds = quick ? 3 : tokens > 1000 ? 5 : 15, reps = tokens > 1000 ? 1 : 3;
     for (const sh of shapes) {
       const { out, in: inF } = sh;
       const W = uniform(out * inF, r), b = uniform(out, r), X = uniform(tokens * inF, r);
@@ -126,7 +134,7 @@ export function benchLinear(opts: { quick?: boolean; peak: number; log?: (s: str
       ], rounds, reps);
       const row = (kernel: string, ms: number, f: number, peer: string, peerMs: number, peerFlops = f): BenchRow => {
         const gflops = f / ms / 1e6, peerGflops = peerFlops / peerMs / 1e6;
-        return { kernel: `${kernel} (${tag})`, shape, ms, gflops, pctPeak: (gflops / opts.peak) * 100, peer, peerGflops,
+        return { kernel: `${kernel} (${tag})`, shape, ms, gflops, pctPeak: 0, peer, peerGflops,
           ratio: peerMs / ms };
       };
       rows.push(row('linear packed v2', tV2, flops, 'sgemm v2 + addBias', tSg));
@@ -155,9 +163,11 @@ export function benchLinear(opts: { quick?: boolean; peak: number; log?: (s: str
           `${p.q8Bsr4VsQ8.toFixed(2)}x q8-dense, ${p.q8Bsr4VsFp32.toFixed(2)}x packed fp32`);
       }
       crossovers.push({ shape: sh.name, tokens, bsr4: crossing(pts.bsr4), csr: crossing(pts.csr), q8Bsr4: crossing(pts.q8) });
+      probe();
     }
   }
-  return { rows, sweep, crossovers };
+  for (const row of rows) row.pctPeak = (row.gflops / peak) * 100;
+  return { rows, sweep, crossovers, peak };
 }
 
 /** The sweep and crossover tables as Markdown. */
