@@ -76,7 +76,8 @@ export async function runKernelBench(opts: { quick?: boolean; threads?: number; 
       `Command: \`${cmd}\` (after \`npm ci\`; src/bench/linear.ts).\n\nMachine: ${machine}; measured fp32 FMA ` +
       `peak ${lin.peak.toFixed(1)} GFLOP/s (highest probe of the run; the % peak column, useful flops). Engines timed alternately, round by round, fastest call ` +
       `of each; ratio = peer time / our time.\n\n${benchTable(lin.rows)}\n\n${linearTables(lin)}`;
-    writeSection(opts.out, 'linear', body);
+    // One section per explicit thread count (--threads 1 next to the default), so the two runs sit side by side.
+    writeSection(opts.out, opts.threads ? `linear-${threads}t` : 'linear', body);
   }
   console.log(`wrote ${opts.out}`);
   return rows;

@@ -15,9 +15,10 @@ import { assertBitEqual, forEachPath, randn, rng, withThreads } from '../helpers
 
 const U = 2 ** -24;
 
-/** (rows, out, in): one token, K not a multiple of 4/8/16, several K blocks (KC = 256) and N panels. */
+/** (rows, out, in): one token, K not a multiple of 4/8/16, several K blocks (KC = 256), N panels and M blocks. */
 const SHAPES: Array<[number, number, number]> = [
   [1, 1, 1], [1, 5, 3], [7, 33, 300], [2, 17, 9], [128, 40, 70], [200, 100, 513], [13, 70, 257], [150, 31, 600],
+  [1200, 24, 520],  // several M blocks per thread
 ];
 
 function aligned(n: number): Float32Array {
