@@ -43,6 +43,12 @@ function checkCall(be: LinearForwardBackend, X: Float32Array, rows: number, Y: F
   }
 }
 
+/** The native sparse/int8 entry point of a numbered version (0: the winner). */
+function sparseEntry(version: 0 | 1 | 2) {
+  const a = native();
+  return version === 1 ? a.sparseLinearForwardV1 : version === 2 ? a.sparseLinearForwardV2 : a.sparseLinearForward;
+}
+
 /** A Float32Array of n floats starting on a 64-byte boundary (a view into a slightly larger buffer). */
 function alignedF32(n: number): Float32Array {
   const buf = new Float32Array(n + 16);
@@ -89,10 +95,12 @@ export class CsrLinear implements LinearForwardBackend {
     readonly bias: Float32Array | null, readonly outFeatures: number, readonly inFeatures: number) {}
   /** Stored non-zeros. */
   get nnz(): number { return this.rowPtr[this.outFeatures]; }
-  forward(X: Float32Array, rows: number, Y: Float32Array): void {
+  forward(X: Float32Array, rows: number, Y: Float32Array): void { this.forwardVersion(0, X, rows, Y); }
+  /** forward with a numbered AVX2 kernel version (1, 2; 0 = the winner), for benchmarks and tests. */
+  forwardVersion(version: 0 | 1 | 2, X: Float32Array, rows: number, Y: Float32Array): void {
     checkCall(this, X, rows, Y);
-    native().sparseLinearForward('csr', this.outFeatures, this.inFeatures, this.rowPtr, this.idx, this.vals, null,
-      this.bias, X, rows, Y);
+    sparseEntry(version)('csr', this.outFeatures, this.inFeatures, this.rowPtr, this.idx, this.vals, null, this.bias,
+      X, rows, Y);
   }
 }
 
@@ -103,10 +111,12 @@ export class Bsr4Linear implements LinearForwardBackend {
     readonly bias: Float32Array | null, readonly outFeatures: number, readonly inFeatures: number) {}
   /** Stored 1x4 blocks. */
   get blocks(): number { return this.rowPtr[this.outFeatures]; }
-  forward(X: Float32Array, rows: number, Y: Float32Array): void {
+  forward(X: Float32Array, rows: number, Y: Float32Array): void { this.forwardVersion(0, X, rows, Y); }
+  /** forward with a numbered AVX2 kernel version (1, 2; 0 = the winner), for benchmarks and tests. */
+  forwardVersion(version: 0 | 1 | 2, X: Float32Array, rows: number, Y: Float32Array): void {
     checkCall(this, X, rows, Y);
-    native().sparseLinearForward('bsr4', this.outFeatures, this.inFeatures, this.rowPtr, this.idx, this.vals, null,
-      this.bias, X, rows, Y);
+    sparseEntry(version)('bsr4', this.outFeatures, this.inFeatures, this.rowPtr, this.idx, this.vals, null, this.bias,
+      X, rows, Y);
   }
 }
 
@@ -163,11 +173,13 @@ export class Int8Linear implements LinearForwardBackend {
   /** The int8 weights [out, in] (row o is W[o, :] / scale[o], rounded), for saving. */
   int8Weight(): Int8Array { return this.q; }
 
-  forward(X: Float32Array, rows: number, Y: Float32Array): void {
+  forward(X: Float32Array, rows: number, Y: Float32Array): void { this.forwardVersion(0, X, rows, Y); }
+  /** forward with a numbered AVX2 kernel version (1: sign trick, 2: VNNI when present; 0 = the winner). */
+  forwardVersion(version: 0 | 1 | 2, X: Float32Array, rows: number, Y: Float32Array): void {
     checkCall(this, X, rows, Y);
     const bytes = new Uint8Array(this.vals.buffer, this.vals.byteOffset, this.vals.length);
-    native().sparseLinearForward(this.kind, this.outFeatures, this.inFeatures, this.rowPtr, this.idx, bytes,
-      this.scale, this.bias, X, rows, Y);
+    sparseEntry(version)(this.kind, this.outFeatures, this.inFeatures, this.rowPtr, this.idx, bytes, this.scale,
+      this.bias, X, rows, Y);
   }
 }
 
