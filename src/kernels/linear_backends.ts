@@ -226,22 +226,23 @@ export function fromInt8(q: Int8Array, scale: Float32Array, b: Float32Array | nu
 
 /**
  * Sparsity at which a sparse backend starts to beat the pre-packed dense one, measured on the reference 2-core
- * AMD EPYC (Zen 4, AVX2 path, 2 threads) over the BERT-base shapes 768x768, 3072x768, 768x3072, 2304x768 at batch
- * 1 x 128 tokens and at 3072 tokens, random masks (`flock /tmp/cpu-bench.lock node bin/mosaicbert.js bench kernels
- * --only linear`, bench/RESULTS.md "Linear backends"). Interpolated crossovers measured (2026-11-29):
- *   fp32 BSR4 vs packed dense fp32:  0.33 - 0.62 block sparsity (0.53 median)
- *   fp32 CSR vs packed dense fp32:   0.45 - 0.64 sparsity (0.56 median)
- *   int8 BSR4 vs int8 dense:         0.34 - 0.53 block sparsity (0.38 median)
- * The thresholds are the highest of those rounded up (the machine was shared while measuring, so single points
- * are noisy by +-30%): a weight past its threshold is faster sparse at every measured shape and token count.
+ * AMD EPYC (Zen 4, AVX2 path) over the BERT-base shapes 768x768, 3072x768, 768x3072, 2304x768 at batch 1 x 128
+ * tokens and at 3072 tokens, random masks (`flock /tmp/cpu-bench.lock node bin/mosaicbert.js bench kernels --only
+ * linear [--threads 1]`, bench/RESULTS.md "Linear backends"). Interpolated crossovers (2026-11-29):
+ *                                   1 thread (a quiet core)      2 threads (machine shared, +-30% per point)
+ *   fp32 BSR4 vs packed dense fp32: 0.36 - 0.47 block sparsity   0.34 - 0.62 (median 0.53)
+ *   fp32 CSR vs packed dense fp32:  0.53 - 0.58 sparsity         0.45 - 0.71 (median 0.56)
+ *   int8 BSR4 vs int8 dense:        0.31 - 0.37 block sparsity   < 0.30 - 0.52 (median 0.37)
+ * The thresholds are the highest clean (1-thread) crossover plus a margin for the 2-thread run's scatter; near a
+ * crossover both backends run within ~10-20% of each other, so the margin costs little either way.
  */
 export const SPARSE_CROSSOVER = {
   /** fp32 BSR4 vs packed dense fp32: block sparsity (fraction of all-zero 1x4 groups). */
-  bsr4: 0.65,
+  bsr4: 0.55,
   /** fp32 CSR vs packed dense fp32: element sparsity. */
-  csr: 0.70,
+  csr: 0.65,
   /** int8 BSR4 vs int8 dense: block sparsity. */
-  q8Bsr4: 0.55,
+  q8Bsr4: 0.45,
 } as const;
 
 /**
