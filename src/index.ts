@@ -20,6 +20,10 @@ export { MaskedLMModel, MosaicBertForMaskedLM, BertForMaskedLM, maskedTargets, I
 export { SequenceClassificationModel, MosaicBertForSequenceClassification, BertForSequenceClassification, type ClassificationBatch, type ClassificationOutput } from './model/classification.js';
 export { Encoder, type EncoderForwardOptions, type EncoderLayer } from './model/encoder.js';
 export { Linear, type LinearForwardBackend } from './model/layers/linear.js';
+// Inference backends of Linear (prepared weights: pre-packed dense, CSR, 1x4 block-sparse, INT8)
+export { DensePackedLinear, CsrLinear, Bsr4Linear, Int8Linear, packDense, toBsr4, toCsr, quantizeInt8, fromInt8, chooseBackend, SPARSE_CROSSOVER } from './kernels/linear_backends.js';
+export { sparsity, blockSparsity4, toCsrArrays, toBsr4Arrays } from './kernels/sparse_formats.js';
+export { quantizeRowsInt8, type Int8Weights } from './kernels/quantize.js';
 export { unpadBatch, padRows, type PaddedBatch, type UnpaddedBatch } from './model/batch.js';
 export { ParamStore, paramShapes, type ParamSpec, type HeadKind } from './model/params.js';
 export { loadStateDict, stateDict, type LoadReport } from './model/state_dict.js';

@@ -13,6 +13,15 @@ bool detect() {
   return false;
 #endif
 }
+bool detect_vnni() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();  // libgcc sets the AVX-512 features only when XCR0 enables the AVX-512 state
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
 bool initial_choice() {
   const char* s = std::getenv("MOSAICBERT_KERNEL");
   if (s && std::strcmp(s, "portable") == 0) return false;
@@ -23,6 +32,11 @@ bool g_use_avx2 = initial_choice();
 
 bool cpu_has_avx2_fma() {
   static bool has = detect();
+  return has;
+}
+
+bool cpu_has_avx512vnni() {
+  static bool has = cpu_has_avx2_fma() && detect_vnni();
   return has;
 }
 

@@ -6,6 +6,9 @@
 namespace mb {
 
 bool cpu_has_avx2_fma();
+// AVX-512 VNNI with AVX512F/BW/VL, enabled by the OS (VPDPBUSD on ymm registers; used inside the AVX2 path by the
+// int8 kernels when present, see kernels/quant/qlinear_avx2.cc).
+bool cpu_has_avx512vnni();
 // True when kernels should take their AVX2+FMA path.
 bool use_avx2();
 // Selects the path: "avx2" (fails if the CPU lacks it), "portable", or "auto". Returns false if unavailable.

@@ -11,6 +11,7 @@ import { getKernelPath, getNumThreads, setNumThreads } from '../kernels/native.j
 import type { BenchRow } from './types.js';
 import { benchSgemm, measurePeak } from './sgemm.js';
 import { benchAttention } from './attention.js';
+import { benchLinear, linearTables } from './linear.js';
 
 function fmt(x: number | undefined, d = 1): string {
   return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d);
@@ -34,24 +35,50 @@ export function writeSection(file: string, name: string, body: string): void {
   writeFileSync(file, text);
 }
 
-export async function runKernelBench(opts: { quick?: boolean; threads?: number; out: string }): Promise<BenchRow[]> {
+/** Kernel families `bench kernels` can run (`--only`). */
+export const KERNEL_BENCH_FAMILIES = ['sgemm', 'attention', 'linear'] as const;
+export type KernelBenchFamily = typeof KERNEL_BENCH_FAMILIES[number];
+
+export async function runKernelBench(opts: { quick?: boolean; threads?: number; out: string; only?: KernelBenchFamily[] }):
+  Promise<BenchRow[]> {
   if (opts.threads) setNumThreads(opts.threads);
+  const only = new Set<KernelBenchFamily>(opts.only ?? KERNEL_BENCH_FAMILIES);
   const threads = getNumThreads();
   const peak = measurePeak();
-  console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${threads} threads, kernel path ${getKernelPath()}, ` +
-    `measured fp32 peak ${peak.toFixed(1)} GFLOP/s`);
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${threads} threads, kernel path ${getKernelPath()}`;
+  console.log(`machine: ${machine}, measured fp32 peak ${peak.toFixed(1)} GFLOP/s`);
   const rows: BenchRow[] = [];
-  const sg = await benchSgemm({ threads, quick: opts.quick });
-  rows.push(...sg);
-  console.log(benchTable(sg));
-  const at = await benchAttention({ quick: opts.quick, peak });
-  rows.push(...at);
-  console.log(benchTable(at));
-  const cmd = `node bin/mosaicbert.js bench kernels${opts.quick ? ' --quick' : ''}${opts.threads ? ` --threads ${opts.threads}` : ''}`;
-  const body = `## Kernels (${new Date().toISOString().slice(0, 10)})\n\nCommand: \`${cmd}\` (after \`npm ci\`).\n\n` +
-    `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${threads} threads, kernel path \`${getKernelPath()}\`; ` +
-    `measured fp32 FMA peak ${peak.toFixed(1)} GFLOP/s (the % peak column).\n\n${benchTable(rows)}\n`;
-  writeSection(opts.out, 'kernels', body);
+  if (only.has('sgemm')) {
+    const sg = await benchSgemm({ threads, quick: opts.quick });
+    rows.push(...sg);
+    console.log(benchTable(sg));
+  }
+  if (only.has('attention')) {
+    const at = await benchAttention({ quick: opts.quick, peak });
+    rows.push(...at);
+    console.log(benchTable(at));
+  }
+  const flags = `${opts.quick ? ' --quick' : ''}${opts.threads ? ` --threads ${opts.threads}` : ''}`;
+  if (rows.length > 0) {
+    const cmd = `node bin/mosaicbert.js bench kernels${flags}${opts.only ? ` --only ${[...only].filter((f) => f !== 'linear').join(',')}` : ''}`;
+    const body = `## Kernels (${new Date().toISOString().slice(0, 10)})\n\nCommand: \`${cmd}\` (after \`npm ci\`).\n\n` +
+      `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${threads} threads, kernel path \`${getKernelPath()}\`; ` +
+      `measured fp32 FMA peak ${peak.toFixed(1)} GFLOP/s (the % peak column).\n\n${benchTable(rows)}\n`;
+    writeSection(opts.out, 'kernels', body);
+  }
+  if (only.has('linear')) {
+    const lin = benchLinear({ quick: opts.quick, peak, log: (s) => console.log(s) });
+    rows.push(...lin.rows);
+    console.log(benchTable(lin.rows));
+    console.log(linearTables(lin));
+    const cmd = `flock /tmp/cpu-bench.lock node bin/mosaicbert.js bench kernels --only linear${flags}`;
+    const body = `## Linear backends: pre-packed dense, sparse, INT8 (${new Date().toISOString().slice(0, 10)})\n\n` +
+      `Command: \`${cmd}\` (after \`npm ci\`; src/bench/linear.ts).\n\nMachine: ${machine}; measured fp32 FMA ` +
+      `peak ${lin.peak.toFixed(1)} GFLOP/s (highest probe of the run; the % peak column, useful flops). Engines timed alternately, round by round, fastest call ` +
+      `of each; ratio = peer time / our time.\n\n${benchTable(lin.rows)}\n\n${linearTables(lin)}`;
+    // One section per explicit thread count (--threads 1 next to the default), so the two runs sit side by side.
+    writeSection(opts.out, opts.threads ? `linear-${threads}t` : 'linear', body);
+  }
   console.log(`wrote ${opts.out}`);
   return rows;
 }

@@ -1,6 +1,6 @@
 /** `mosaicbert bench kernels`: kernel GFLOP/s against the machine's peak and peers; writes bench/RESULTS.md. */
 import type { Command } from 'commander';
-import { runKernelBench } from '../bench/kernels.js';
+import { KERNEL_BENCH_FAMILIES, type KernelBenchFamily, runKernelBench } from '../bench/kernels.js';
 import { registerBenchLong } from './bench_long.js';
 import { runOnnxBench } from '../bench/onnx.js';
 import { intOpt } from './finetune.js';
@@ -9,12 +9,20 @@ export function registerBench(program: Command): void {
   const bench = program.command('bench').description('Benchmarks (results written to bench/RESULTS.md)');
   bench
     .command('kernels')
-    .description('SGEMM at MosaicBERT-base training shapes vs OpenBLAS, fused attention vs materialized SxS')
+    .description('SGEMM at MosaicBERT-base training shapes vs OpenBLAS, fused attention vs materialized SxS, ' +
+      'inference linears (pre-packed dense, sparse, INT8) vs SGEMM with the dense/sparse crossovers')
     .option('--quick', 'fewer shapes and repetitions (smoke test)', false)
     .option('--threads <n>', 'kernel threads (default MOSAICBERT_NUM_THREADS or all cores)')
     .option('--out <file>', 'results file', 'bench/RESULTS.md')
-    .action(async (o: { quick: boolean; threads?: string; out: string }) => {
-      await runKernelBench({ quick: o.quick, threads: intOpt(o.threads, '--threads', 1, 1024), out: o.out });
+    .option('--only <families>', `comma-separated subset of ${KERNEL_BENCH_FAMILIES.join(', ')} (default: all)`)
+    .action(async (o: { quick: boolean; threads?: string; out: string; only?: string }) => {
+      let only: KernelBenchFamily[] | undefined;
+      if (o.only !== undefined) {
+        only = o.only.split(',').map((f) => f.trim()) as KernelBenchFamily[];
+        const bad = only.filter((f) => !KERNEL_BENCH_FAMILIES.includes(f));
+        if (bad.length > 0) program.error(`--only: unknown kernel family '${bad.join(', ')}' (known: ${KERNEL_BENCH_FAMILIES.join(', ')})`);
+      }
+      await runKernelBench({ quick: o.quick, threads: intOpt(o.threads, '--threads', 1, 1024), out: o.out, only });
     });
   registerBenchLong(bench);
   bench

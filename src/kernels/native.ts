@@ -43,6 +43,29 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
    * with std::bad_alloc; 0 cancels. Returns how many injected failures were still pending.
    */
   _testFailNextAllocs(n: number): number;
+  /** Elements of `buf` to skip so that `buf.subarray(n)` starts on a 64-byte boundary. */
+  alignOffset64(buf: Float32Array | Uint8Array | Int8Array): number;
+  /** Floats of W [out, in] packed into the current path's SGEMM v2 B panels (native/kernels/gemm/sgemm_prepacked.h). */
+  linearPackedSize(out: number, inFeatures: number): number;
+  /** Packs W [out, in] into `packed` (64-byte aligned, linearPackedSize floats); returns the path it is laid out for. */
+  linearPack(W: Float32Array, out: number, inFeatures: number, packed: Float32Array): 'avx2' | 'portable';
+  /** Y[rows, out] = X[rows, in] W^T + bias on packed W; bit-identical to sgemm(false, true) + addBias. */
+  linearPackedForward(packed: Float32Array, path: string, out: number, inFeatures: number, bias: Float32Array | null,
+    X: Float32Array, rows: number, Y: Float32Array): void;
+  linearPackedForwardV1: NativeAddon['linearPackedForward'];
+  linearPackedForwardV2: NativeAddon['linearPackedForward'];
+  /**
+   * Y[rows, out] = X[rows, in] W^T + bias for row-stored weights (native/kernels/sparse/sparse_linear.h): 'csr',
+   * 'bsr4' (1x4 blocks along K, idx = block column), 'q8-bsr4', 'q8-dense' (int8 bytes in a Uint8Array view,
+   * per-row scales `wscale`; rowptr/idx null for q8-dense, whose rows are padded to a multiple of 4 columns).
+   */
+  sparseLinearForward(kind: 'csr' | 'bsr4' | 'q8-bsr4' | 'q8-dense', out: number, inFeatures: number,
+    rowptr: Int32Array | null, idx: Int32Array | null, vals: Float32Array | Uint8Array, wscale: Float32Array | null,
+    bias: Float32Array | null, X: Float32Array, rows: number, Y: Float32Array): void;
+  /** Numbered versions of the AVX2 sparse/int8 kernels (fp32: v1 row walk, v2 K-blocked; int8: v1 vpmaddubsw sign
+   * trick, v2 AVX-512 VNNI when the CPU has it); the portable path has one version. */
+  sparseLinearForwardV1: NativeAddon['sparseLinearForward'];
+  sparseLinearForwardV2: NativeAddon['sparseLinearForward'];
 }
 
 function packageRoot(): string {

@@ -16,11 +16,16 @@
 #include "common/pool.h"
 #include "common/registry.h"
 #include "kernels/gemm/sgemm_driver.h"
+#include "kernels/gemm/sgemm_prepacked.h"
 
 namespace mb {
 
 void sgemm_v2_avx2(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                    int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+int64_t linear_packed_floats_avx2(int64_t N, int64_t K);
+void linear_pack_w_avx2(const float* W, int64_t N, int64_t K, float* out);
+void linear_packed_avx2(int version, const float* X, int64_t M, int64_t K, const float* Wp, int64_t N,
+                        const float* bias, float* Y);
 
 namespace {
 
@@ -104,6 +109,24 @@ void sgemm_v2(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, co
 void sgemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   sgemm_v2(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// Pre-packed inference linear (sgemm_prepacked.h, declared in sgemm.h): the current path's panel layout.
+int64_t linear_packed_floats(int64_t N, int64_t K) {
+  return use_avx2() ? linear_packed_floats_avx2(N, K) : packed_w_floats<PortableKern>(N, K);
+}
+void linear_pack_w(const float* W, int64_t N, int64_t K, float* out) {
+  if (use_avx2())
+    linear_pack_w_avx2(W, N, K, out);
+  else
+    pack_w<PortableKern>(W, N, K, out);
+}
+void linear_packed(int version, const float* X, int64_t M, int64_t K, const float* Wp, int64_t N, const float* bias,
+                   float* Y) {
+  if (use_avx2())
+    linear_packed_avx2(version, X, M, K, Wp, N, bias, Y);
+  else
+    linear_prepacked<PortableKern>(version, X, M, K, Wp, N, bias, Y);
 }
 
 namespace {

@@ -11,33 +11,15 @@
 // The driver (loops, blocking, threading) is sgemm_driver.h.
 #include <immintrin.h>
 
+#include "common/transpose_avx2.h"
+
 #include <cmath>
 
 #include "kernels/gemm/sgemm_driver.h"
+#include "kernels/gemm/sgemm_prepacked.h"
 
 namespace mb {
 namespace {
-
-// 8x8 transpose of r0..r7 in place.
-inline void transpose8(__m256& r0, __m256& r1, __m256& r2, __m256& r3, __m256& r4, __m256& r5, __m256& r6,
-                       __m256& r7) {
-  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  r0 = _mm256_permute2f128_ps(s0, s4, 0x20);
-  r1 = _mm256_permute2f128_ps(s1, s5, 0x20);
-  r2 = _mm256_permute2f128_ps(s2, s6, 0x20);
-  r3 = _mm256_permute2f128_ps(s3, s7, 0x20);
-  r4 = _mm256_permute2f128_ps(s0, s4, 0x31);
-  r5 = _mm256_permute2f128_ps(s1, s5, 0x31);
-  r6 = _mm256_permute2f128_ps(s2, s6, 0x31);
-  r7 = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
 
 struct Avx2Kern {
   static constexpr int MR = 6, NR = 16;
@@ -357,6 +339,14 @@ struct Avx2Kern {
 void sgemm_v2_avx2(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                    int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   gemm_packed<Avx2Kern>(GemmArgs{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
+}
+
+// Pre-packed inference linear (sgemm_prepacked.h) with this path's micro-kernel and panel layout.
+int64_t linear_packed_floats_avx2(int64_t N, int64_t K) { return packed_w_floats<Avx2Kern>(N, K); }
+void linear_pack_w_avx2(const float* W, int64_t N, int64_t K, float* out) { pack_w<Avx2Kern>(W, N, K, out); }
+void linear_packed_avx2(int version, const float* X, int64_t M, int64_t K, const float* Wp, int64_t N,
+                        const float* bias, float* Y) {
+  linear_prepacked<Avx2Kern>(version, X, M, K, Wp, N, bias, Y);
 }
 
 }  // namespace mb

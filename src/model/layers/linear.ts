@@ -12,19 +12,9 @@
  */
 import type { Kernels } from '../../kernels/types.js';
 import type { ParamSpec, ParamStore } from '../params.js';
+import type { LinearForwardBackend } from '../../kernels/linear_backends.js';
 
-/**
- * A forward-only implementation of `Y[rows, out] = X[rows, in] W^T + b` over prepared weights (pre-packed dense
- * panels, block-sparse, INT8): the inference issue's kernels implement this interface.
- */
-export interface LinearForwardBackend {
-  /** Short name for logs and `/info` (e.g. 'dense-packed', 'bsr4', 'q8'). */
-  readonly kind: string;
-  readonly outFeatures: number;
-  readonly inFeatures: number;
-  /** Writes `Y[rows, out]` (overwritten). */
-  forward(X: Float32Array, rows: number, Y: Float32Array): void;
-}
+export type { LinearForwardBackend };
 
 export class Linear {
   readonly inFeatures: number;

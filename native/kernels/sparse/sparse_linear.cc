@@ -1,0 +1,169 @@
+// Sparse and int8 inference linears, Y[rows, out] = X[rows, in] @ W^T + bias (storage and math in
+// sparse_linear.h; the token-tiled driver in tiled_driver.h). This file holds the JS binding with its argument and
+// index checks, and the portable fp32 kernels (CSR and 1x4 BSR); the AVX2+FMA fp32 kernels are in
+// sparse_linear_avx2.cc, the int8 kernels in ../quant/.
+//
+// Arithmetic of the fp32 kernels (both paths): a row's entries are split by parity (even entries into one set of
+// TT accumulators, odd into another, which keeps 8 independent FMA chains in flight on AVX2), each set sums its
+// entries in storage order (a 1x4 block as its 4 products in column order), then y = (even + odd) + bias.
+// The AVX2 path fuses each multiply-add (FMA), the portable path rounds the product and the sum separately, so the
+// two paths agree to rounding, not bit for bit; each is bit-identical for any thread count.
+#include "kernels/sparse/sparse_linear.h"
+
+#include <string>
+
+#include "common/args.h"
+#include "common/cpu.h"
+#include "common/registry.h"
+#include "kernels/quant/qlinear.h"
+#include "kernels/sparse/tiled_driver.h"
+
+namespace mb {
+namespace {
+
+constexpr int64_t TT = 32;
+
+template <bool kBsr>
+struct PortableF32 {
+  static constexpr int64_t TT = mb::TT;
+  static constexpr int64_t kScratchPerRow = TT;
+  static int64_t tile_bytes(const SparseLinear& L) { return L.in_pad * TT * 4; }
+  static void prep(const SparseLinear& L, const float* X, int64_t t0, int64_t nt, uint8_t* tile, float*) {
+    prep_transpose<TT>(L, X, t0, nt, reinterpret_cast<float*>(tile));
+  }
+  // acc[t] += v * x[t] for one entry (CSR: one value; BSR: the block's 4 values over 4 consecutive Xt rows).
+  static inline void entry(const float* __restrict xt, const float* __restrict vals, const int32_t* idx, int64_t p,
+                           float* __restrict acc) {
+    if (kBsr) {
+      const float* x = xt + static_cast<int64_t>(idx[p]) * 4 * TT;
+      const float* v = vals + 4 * p;
+      for (int q = 0; q < 4; ++q)
+        for (int64_t t = 0; t < TT; ++t) acc[t] += v[q] * x[q * TT + t];
+    } else {
+      const float* x = xt + static_cast<int64_t>(idx[p]) * TT;
+      const float v = vals[p];
+      for (int64_t t = 0; t < TT; ++t) acc[t] += v * x[t];
+    }
+  }
+  static void compute(const SparseLinear& L, int64_t o0, int64_t o1, const uint8_t* tile, float* yt) {
+    const float* xt = reinterpret_cast<const float*>(tile);
+    const float* vals = static_cast<const float*>(L.vals);
+    for (int64_t o = o0; o < o1; ++o) {
+      float a[TT] = {}, b[TT] = {};
+      int64_t p = L.rowptr[o];
+      const int64_t e = L.rowptr[o + 1];
+      for (; p + 2 <= e; p += 2) {
+        entry(xt, vals, L.idx, p, a);
+        entry(xt, vals, L.idx, p + 1, b);
+      }
+      if (p < e) entry(xt, vals, L.idx, p, a);
+      float* y = yt + (o - o0) * TT;
+      for (int64_t t = 0; t < TT; ++t) y[t] = a[t] + b[t];
+    }
+  }
+  static void store(const SparseLinear& L, int64_t o0, int64_t o1, int64_t t0, int64_t nt, const float* yt,
+                    const float*, float* Y) {
+    store_f32<TT>(L, o0, o1, t0, nt, yt, Y);
+  }
+};
+
+}  // namespace
+
+void sparse_linear_portable(const SparseLinear& L, const float* X, int64_t rows, float* Y) {
+  if (L.kind == SparseKind::kBsr4)
+    tiled_linear<PortableF32<true>>(L, X, rows, Y);
+  else
+    tiled_linear<PortableF32<false>>(L, X, rows, Y);
+}
+
+namespace {
+
+constexpr int64_t kMaxDim = (int64_t(1) << 31) - 1;
+
+SparseKind parse_kind(const Args& a, const Napi::Value& v) {
+  if (!v.IsString()) a.type_error("argument 'kind' must be 'csr', 'bsr4', 'q8-bsr4' or 'q8-dense'");
+  const std::string s = v.As<Napi::String>().Utf8Value();
+  if (s == "csr") return SparseKind::kCsr;
+  if (s == "bsr4") return SparseKind::kBsr4;
+  if (s == "q8-bsr4") return SparseKind::kQ8Bsr4;
+  if (s == "q8-dense") return SparseKind::kQ8Dense;
+  a.range_error("argument 'kind' = '" + s + "' is not 'csr', 'bsr4', 'q8-bsr4' or 'q8-dense'");
+}
+
+// sparseLinearForward[V1|V2](kind, out, in, rowptr | null, idx | null, vals, wscale | null, bias | null, X, rows, Y)
+//   (V1/V2: numbered versions of the AVX2 kernels: fp32 row walk / K-blocked, int8 sign trick / AVX-512 VNNI when
+//   the CPU has it; the plain name runs the winner, v2)
+//   vals: Float32Array (csr, bsr4) or Uint8Array holding the int8 bytes (q8-*); wscale: Float32Array[out] (q8-*).
+// Checks every size, rowptr (starts at 0, non-decreasing, ends within idx) and every index (in range), so a
+// malformed structure is a RangeError, never an out-of-bounds read. Entries of a row need not be sorted.
+Napi::Value Forward(const Napi::CallbackInfo& info, const char* name, int version) {
+  Args a(info, name, 11);
+  SparseLinear L{};
+  L.kind = parse_kind(a, info[0]);
+  L.out = a.integer(1, "out", 0, kMaxDim);
+  L.in = a.integer(2, "in", 0, kMaxDim - 3);
+  L.in_pad = (L.in + 3) / 4 * 4;
+  const bool q8 = L.kind == SparseKind::kQ8Bsr4 || L.kind == SparseKind::kQ8Dense;
+  const bool bsr = L.kind == SparseKind::kBsr4 || L.kind == SparseKind::kQ8Bsr4;
+  const int64_t per = bsr ? 4 : 1;  // values per stored entry
+  size_t nnz = 0;
+  if (L.kind != SparseKind::kQ8Dense) {
+    auto rp = a.i32(3, "rowptr", static_cast<size_t>(L.out + 1));
+    const int32_t* r = rp.data;
+    if (r[0] != 0) a.range_error("rowptr[0] = " + std::to_string(r[0]) + ", must be 0");
+    bool mono = true;
+    for (int64_t o = 0; o < L.out; ++o) mono &= r[o + 1] >= r[o];
+    if (!mono) a.range_error("rowptr must be non-decreasing");
+    nnz = static_cast<size_t>(r[L.out]);
+    auto ix = a.i32(4, "idx", nnz);
+    const int64_t limit = bsr ? L.in_pad / 4 : L.in;  // block columns or columns
+    int32_t lo = 0, hi = 0;
+    for (size_t p = 0; p < nnz; ++p) {
+      lo = std::min(lo, ix.data[p]);
+      hi = std::max(hi, ix.data[p]);
+    }
+    if (nnz > 0 && (lo < 0 || hi >= limit))
+      a.range_error(std::string("an index in 'idx' is outside [0, ") + std::to_string(limit) + ")" +
+                    (bsr ? " (block columns: ceil(in / 4))" : ""));
+    L.rowptr = r;
+    L.idx = ix.data;
+  } else {
+    nnz = a.elems({L.out, L.in_pad / 4}, "out * in_pad / 4");
+  }
+  const size_t nvals = a.elems({static_cast<int64_t>(nnz), per * (L.kind == SparseKind::kQ8Dense ? 4 : 1)}, "values");
+  if (q8) {
+    L.vals = a.u8(5, "vals", nvals).data;
+    L.wscale = a.f32(6, "wscale", static_cast<size_t>(L.out)).data;
+  } else {
+    L.vals = a.f32(5, "vals", nvals).data;
+  }
+  L.bias = a.f32_or_null(7, "bias", static_cast<size_t>(L.out)).data;
+  const int64_t rows = a.integer(9, "rows", 0, kMaxDim);
+  const float* X = a.f32(8, "X", a.elems({rows, L.in}, "rows * in")).data;
+  float* Y = a.f32(10, "Y", a.elems({rows, L.out}, "rows * out")).data;
+  if (L.in == 0) {  // no products: Y = bias
+    for (int64_t t = 0; t < rows; ++t)
+      for (int64_t o = 0; o < L.out; ++o) Y[t * L.out + o] = L.bias ? L.bias[o] : 0.0f;
+    return info.Env().Undefined();
+  }
+  if (q8 && use_avx2())
+    q8_linear_avx2(version, L, X, rows, Y);
+  else if (q8)
+    q8_linear_portable(L, X, rows, Y);
+  else if (use_avx2())
+    sparse_linear_avx2(version, L, X, rows, Y);
+  else
+    sparse_linear_portable(L, X, rows, Y);
+  return info.Env().Undefined();
+}
+
+Napi::Value Fwd(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForward", 2); }
+Napi::Value FwdV1(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForwardV1", 1); }
+Napi::Value FwdV2(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForwardV2", 2); }
+
+MB_EXPORT("sparseLinearForward", Fwd);
+MB_EXPORT("sparseLinearForwardV1", FwdV1);
+MB_EXPORT("sparseLinearForwardV2", FwdV2);
+
+}  // namespace
+}  // namespace mb
