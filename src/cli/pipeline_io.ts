@@ -144,3 +144,9 @@ export function intOption(v: string | undefined, flag: string, dflt: number | un
   if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got '${v}'`);
   return n;
 }
+
+/** Validates `--dtype`. @throws Error naming the flag and the accepted values. */
+export function parseDtype(v: string): 'fp32' | 'q8' {
+  if (v !== 'fp32' && v !== 'q8') throw new Error(`--dtype: expected fp32 or q8, got '${v}'`);
+  return v;
+}

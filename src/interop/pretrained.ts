@@ -55,6 +55,12 @@ export interface FromPretrainedOptions {
    * layer serves garbage). Missing head weights (pooler, classifier, MLM head) are always allowed, with a warning.
    */
   allowMissingWeights?: boolean;
+  /**
+   * Prepare the model for inference in this precision (transformers.js's `dtype`): 'fp32' pre-packs the encoder's
+   * weights (sparse kernels for sparse weights), 'q8' quantizes them to INT8 (see `EncoderModel.prepareInference`).
+   * Default: none (a trainable model).
+   */
+  dtype?: 'fp32' | 'q8';
   /** Restrict the weight format (default 'auto': safetensors first, as HF does). */
   format?: 'auto' | 'safetensors' | 'bin';
   kernels?: Kernels;
@@ -305,7 +311,9 @@ export function fromPretrained(dir: string, opts: FromPretrainedOptions & { head
 export function fromPretrained(dir: string, opts: FromPretrainedOptions & { head: 'classification' }): SequenceClassificationModel;
 export function fromPretrained(dir: string, opts?: FromPretrainedOptions): AnyPretrainedModel;
 export function fromPretrained(dir: string, opts: FromPretrainedOptions = {}): AnyPretrainedModel {
-  return loadPretrained(dir, opts).model;
+  const model = loadPretrained(dir, opts).model;
+  if (opts.dtype) model.prepareInference(opts.dtype);
+  return model;
 }
 
 export interface SavePretrainedOptions {

@@ -12,6 +12,7 @@ import { Encoder, type EncoderForwardOptions, type ForwardOptions } from './enco
 export type { ForwardOptions };
 import { ActivationArena } from './layers/buffers.js';
 import type { Linear } from './layers/linear.js';
+import { chooseBackend } from '../kernels/linear_backends.js';
 import { initWeights } from './init.js';
 import { loadStateDict, normalizeStateDict, type LoadReport } from './state_dict.js';
 import type { UnpaddedBatch } from './batch.js';
@@ -63,6 +64,34 @@ export abstract class EncoderModel<C extends EncoderConfig = EncoderConfig> {
 
   /** Every projection (encoder, then head), for pruning masks and inference backends. */
   abstract linears(): Linear[];
+
+  /**
+   * Prepares the encoder's projections for inference (`Linear.backend`), each by its own weights
+   * (`chooseBackend`): fp32 — pre-packed dense panels, or 1x4 block-sparse / CSR when the weight is sparse past the
+   * measured crossover (`SPARSE_CROSSOVER`); 'q8' — INT8 weights per output channel, activations per token, dense
+   * or 1x4 block-sparse. LayerNorm, softmax, GELU, attention and the heads stay fp32. The weights are snapshotted:
+   * training (`backward`) refuses to run until {@link clearInference}. Returns the backend kind per projection.
+   */
+  prepareInference(dtype: 'fp32' | 'q8' = 'fp32'): Record<string, string> {
+    const kinds: Record<string, string> = {};
+    for (const l of this.encoder.linears()) {
+      l.backend = chooseBackend(l.weight, l.bias, l.outFeatures, l.inFeatures, { dtype });
+      kinds[l.name] = l.backend.kind;
+    }
+    return kinds;
+  }
+
+  /** Drops the inference backends (back to the trainable dense path). */
+  clearInference(): void {
+    for (const l of this.linears()) l.backend = null;
+  }
+
+  /** Fraction of exactly-zero weights over the encoder's projections (what pruning produces). */
+  encoderSparsity(): number {
+    let z = 0, n = 0;
+    for (const l of this.encoder.linears()) { z += l.sparsity() * l.weight.length; n += l.weight.length; }
+    return n ? z / n : 0;
+  }
 
   /** Sets every gradient to zero (allocating the gradient buffer on first use). */
   zeroGrad(): ParamStore {

@@ -22,6 +22,11 @@ export interface PipelineOptions {
   max_batch_tokens?: number;
   /** Passed to {@link fromPretrained} when the model is a folder (e.g. `kernels`, `warn`). */
   load?: FromPretrainedOptions;
+  /**
+   * Inference precision (transformers.js's `dtype`): 'fp32' (default for a folder: weights pre-packed once, sparse
+   * kernels for pruned weights) or 'q8' (INT8 encoder projections). For a model object, applied only when given.
+   */
+  dtype?: 'fp32' | 'q8';
 }
 
 /** One tokenized input. */
@@ -41,8 +46,13 @@ export class PipelineInputError extends Error {
 /** Loads the model (when given a folder) with the given head. */
 export function loadModel<M extends PretrainedModel>(model: M | string, head: HeadKind | undefined,
   opts: PipelineOptions): M {
-  if (typeof model !== 'string') return model;
-  return fromPretrained(model, { ...(opts.load ?? {}), ...(head ? { head } : {}) }) as M;
+  if (typeof model !== 'string') {
+    if (opts.dtype) model.prepareInference(opts.dtype);
+    return model;
+  }
+  // A folder's model serves inference only: prepare its weights (unless the caller chose the kernels to run).
+  const dtype = opts.dtype ?? (opts.load?.kernels ? undefined : 'fp32');
+  return fromPretrained(model, { ...(opts.load ?? {}), ...(head ? { head } : {}), dtype }) as M;
 }
 
 /**
