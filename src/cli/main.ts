@@ -10,6 +10,7 @@ import { registerEmbed } from './embed.js';
 import { registerClassify } from './classify.js';
 import { registerFinetune } from './finetune.js';
 import { registerGlue } from './glue.js';
+import { registerQuantize } from './quantize.js';
 import { debugRequested, installCliErrorHandlers, reportCliError } from './errors.js';
 import { checkKernelEnv } from '../kernels/native.js';
 
@@ -32,6 +33,7 @@ registerEmbed(program);
 registerClassify(program);
 registerFinetune(program);
 registerGlue(program);
+registerQuantize(program);
 
 program.parseAsync(process.argv.filter((a, i) => i < 2 || a !== '--debug')).catch((e: unknown) => {
   process.exit(reportCliError(e, debug));

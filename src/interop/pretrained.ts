@@ -12,6 +12,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Kernels } from '../kernels/types.js';
 import { configFromDict, type MosaicBertConfig } from '../model/config.js';
 import { hfBertConfigDict, hfConfigDict } from './hf_config.js';
+import { attachInt8Backends, dequantizeStateDict, QUANT_METHOD, quantizeStateDict } from './quantized.js';
 import { paramShapes, type HeadKind } from '../model/params.js';
 import { stateDict, TIED_DECODER_KEY, WORD_EMBEDDINGS_KEY } from '../model/state_dict.js';
 import { BertForMaskedLM, MaskedLMModel, MosaicBertForMaskedLM } from '../model/mlm.js';
@@ -241,6 +242,8 @@ export function modelFromStateDict(raw: Record<string, unknown>, sd0: Map<string
   const src = opts.source ?? 'state dict', cfgPath = opts.configSource ?? src;
   let sd = new Map<string, Tensor>();
   for (const [k, v] of sd0) sd.set(k.startsWith('model.') ? k.slice(6) : k, v);
+  // An INT8 folder (quantized.ts): fp32 weights for the parameters, the int8 values for the backends.
+  const int8 = dequantizeStateDict(sd, src);
   const keys = [...sd.keys()];
 
   // Architecture: MosaicBERT versus classic BERT.
@@ -288,6 +291,7 @@ export function modelFromStateDict(raw: Record<string, unknown>, sd0: Map<string
     model = head === 'mlm' ? new MosaicBertForMaskedLM(c, mopts) : new MosaicBertForSequenceClassification(c, mopts);
   }
   const rep = model.loadStateDict(sd, src);
+  if (int8.size) attachInt8Backends(model, int8);
   const unexpected = [...rep.unexpected];
   if (head === 'classification' && sd.has(TIED_DECODER_KEY)) unexpected.push(TIED_DECODER_KEY);
   const problems: string[] = [];
@@ -324,6 +328,11 @@ export interface SavePretrainedOptions {
   tokenizerDir?: string;
   /** Write tokenizer files at all (default true). */
   tokenizer?: boolean;
+  /**
+   * 'q8': store the encoder's projection weights as int8 per output channel with their scales and a
+   * `quantization_config` (see quantized.ts; `mosaicbert quantize`). Default: fp32, as Hugging Face.
+   */
+  dtype?: 'fp32' | 'q8';
 }
 
 const SPECIAL_TOKENS_MAP = {
@@ -341,11 +350,16 @@ export function savePretrained(model: AnyPretrainedModel, dir: string, opts: Sav
   mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   const wpath = join(dir, 'model.safetensors');
-  writeSafetensors(wpath, stateDict(model.params), { format: 'pt' });
+  const q8 = opts.dtype === 'q8' ? quantizeStateDict(model, stateDict(model.params)) : null;
+  writeSafetensors(wpath, q8 ? q8.tensors : stateDict(model.params), { format: 'pt' });
   written.push(wpath);
   const cpath = join(dir, 'config.json');
   const cfgDict = model.modelType === 'bert' ? hfBertConfigDict(model.config as BertConfig, model.head)
     : hfConfigDict(model.config as MosaicBertConfig, model.head);
+  if (q8) {
+    cfgDict.quantization_config = { quant_method: QUANT_METHOD, bits: 8, weights: 'symmetric int8 per output channel',
+      activations: 'dynamic symmetric int8 per token', modules: q8.modules };
+  }
   writeFileAtomic(cpath, JSON.stringify(cfgDict, null, 2) + '\n');
   written.push(cpath);
   if (opts.tokenizer === false) return written;

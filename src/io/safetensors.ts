@@ -9,9 +9,10 @@ import { writeFileAtomic } from '../data/atomic.js';
 
 /** A loaded tensor: data plus its shape. */
 export interface Tensor {
-  dtype: 'F32' | 'I32';
+  /** I8: int8 weights of a quantized model (with a float `<name>_scale` beside them). */
+  dtype: 'F32' | 'I32' | 'I8';
   shape: number[];
-  data: Float32Array | Int32Array;
+  data: Float32Array | Int32Array | Int8Array;
 }
 
 const F32_VIEW_ALIGN = 4;
@@ -51,7 +52,7 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'):
       throw new Error(`${source}: tensor '${name}' has data offsets [${a}, ${b}] outside the file`);
     }
     const bytes = buf.subarray(base + a, base + b);
-    const width: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I32: 4, I64: 8 };
+    const width: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I32: 4, I64: 8, I8: 1 };
     if (!(dtype in width)) throw new Error(`${source}: tensor '${name}' has unsupported dtype ${dtype}`);
     if (bytes.length !== numel * width[dtype]) {
       throw new Error(`${source}: tensor '${name}' (${dtype} ${JSON.stringify(shape)}) has ${bytes.length} bytes, ` +
@@ -76,6 +77,8 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'):
       t = { dtype: 'F32', shape, data };
     } else if (dtype === 'I32') {
       t = { dtype: 'I32', shape, data: new Int32Array(copy()) };
+    } else if (dtype === 'I8') {
+      t = { dtype: 'I8', shape, data: new Int8Array(copy()) };
     } else {
       const data = new Int32Array(numel);
       for (let i = 0; i < numel; i++) {
@@ -96,10 +99,10 @@ export function readSafetensors(path: string) {
 }
 
 /**
- * Serialises tensors (F32 or I32) to safetensors bytes, names sorted, data 8-byte aligned as the reference writer
+ * Serialises tensors (F32, I32 or I8) to safetensors bytes, names sorted, data 8-byte aligned as the reference writer
  * does. `metadata` goes to `__metadata__` (string values).
  */
-export function serializeSafetensors(tensors: Map<string, { dtype: 'F32' | 'I32'; shape: number[]; data: Float32Array | Int32Array }>,
+export function serializeSafetensors(tensors: Map<string, Tensor>,
   metadata?: Record<string, string>): Uint8Array {
   const names = [...tensors.keys()].sort();
   const header: Record<string, unknown> = {};
@@ -109,8 +112,9 @@ export function serializeSafetensors(tensors: Map<string, { dtype: 'F32' | 'I32'
     const t = tensors.get(n)!;
     const numel = t.shape.reduce((x, y) => x * y, 1);
     if (numel !== t.data.length) throw new Error(`safetensors: tensor '${n}' shape ${JSON.stringify(t.shape)} has ${t.data.length} elements`);
-    header[n] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + 4 * numel] };
-    off += 4 * numel;
+    const bytes = numel * t.data.BYTES_PER_ELEMENT;
+    header[n] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + bytes] };
+    off += bytes;
   }
   let hjson = JSON.stringify(header);
   while ((8 + Buffer.byteLength(hjson)) % 8 !== 0) hjson += ' ';

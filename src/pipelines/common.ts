@@ -24,7 +24,8 @@ export interface PipelineOptions {
   load?: FromPretrainedOptions;
   /**
    * Inference precision (transformers.js's `dtype`): 'fp32' (default for a folder: weights pre-packed once, sparse
-   * kernels for pruned weights) or 'q8' (INT8 encoder projections). For a model object, applied only when given.
+   * kernels for pruned weights; an INT8 folder keeps its int8 weights) or 'q8' (INT8 encoder projections). For a
+   * model object, applied only when given.
    */
   dtype?: 'fp32' | 'q8';
 }
@@ -50,9 +51,11 @@ export function loadModel<M extends PretrainedModel>(model: M | string, head: He
     if (opts.dtype) model.prepareInference(opts.dtype);
     return model;
   }
-  // A folder's model serves inference only: prepare its weights (unless the caller chose the kernels to run).
-  const dtype = opts.dtype ?? (opts.load?.kernels ? undefined : 'fp32');
-  return fromPretrained(model, { ...(opts.load ?? {}), ...(head ? { head } : {}), dtype }) as M;
+  const m = fromPretrained(model, { ...(opts.load ?? {}), ...(head ? { head } : {}), dtype: opts.dtype }) as M;
+  // A folder's model serves inference only: prepare its weights (fp32) unless the caller chose the kernels or the
+  // folder came prepared (an INT8 folder loads with its int8 backends).
+  if (!opts.dtype && !opts.load?.kernels && !m.encoder.linears().some((l) => l.backend)) m.prepareInference('fp32');
+  return m;
 }
 
 /**

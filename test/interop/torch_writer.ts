@@ -115,6 +115,7 @@ export function writeTorchStateDict(tensors: Map<string, Tensor>): Uint8Array {
     const stride: number[] = [];
     let s = 1;
     for (let d = t.shape.length - 1; d >= 0; d--) { stride.unshift(s); s *= t.shape[d]; }
+    if (t.data instanceof Int8Array) throw new Error(`writeTorchStateDict: '${key}' is int8 (not supported here)`);
     views.push({ key, storage: storages.length, offset: 0, shape: t.shape, stride });
     storages.push(t.data.slice());
   }

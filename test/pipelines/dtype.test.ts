@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromPretrained, savePretrained } from '../../src/interop/pretrained.js';
@@ -55,4 +56,33 @@ test('a pruned model runs the sparse kernels automatically (equal to dense-with-
   // The pipeline option reaches the same backends.
   const fe = await pipeline('feature-extraction', dir, { dtype: 'q8' });
   assert.ok(fe.model.encoder.linears().every((l) => l.backend?.kind.startsWith('q8')));
+});
+
+test('quantize: an INT8 folder round-trips through save and load; its outputs equal the model it came from', () => {
+  const m = new MosaicBertForMaskedLM(cfg, { initSeed: 7 });
+  const dir = mkdtempSync(join(tmpdir(), 'mb-q8-')), qdir = join(dir, 'q8');
+  savePretrained(m, join(dir, 'fp32'));
+  const q1 = fromPretrained(join(dir, 'fp32'), { head: 'mlm', dtype: 'q8' });
+  savePretrained(fromPretrained(join(dir, 'fp32'), { head: 'mlm' }), qdir, { dtype: 'q8' });
+  const cfgJson = JSON.parse(readFileSync(join(qdir, 'config.json'), 'utf8'));
+  assert.equal(cfgJson.quantization_config.quant_method, 'mosaicbert-q8');
+  assert.equal(cfgJson.quantization_config.modules.length, 8);
+  const t = readSafetensors(join(qdir, 'model.safetensors')).tensors;
+  assert.equal(t.get('bert.encoder.layer.0.mlp.wo.weight')!.dtype, 'I8');
+  assert.equal(t.get('bert.encoder.layer.0.mlp.wo.weight_scale')!.data.length, 64);
+  const q2 = fromPretrained(qdir, { head: 'mlm' });
+  assert.ok(q2.encoder.linears().every((l) => l.backend?.kind === 'q8-dense'));
+  // Quantizing at load and loading a quantized folder run the same int8 values: identical outputs.
+  assert.deepEqual([...q2.encode(u)], [...q1.encode(u)]);
+  // A damaged folder: an int8 weight without its scale is an error naming it.
+  t.delete('bert.encoder.layer.1.mlp.wo.weight_scale');
+  writeSafetensors(join(qdir, 'model.safetensors'), t);
+  assert.throws(() => fromPretrained(qdir, { head: 'mlm' }), /int8 tensor 'bert\.encoder\.layer\.1\.mlp\.wo\.weight' needs a float32 'bert\.encoder\.layer\.1\.mlp\.wo\.weight_scale'/);
+});
+
+test('a pipeline on an INT8 folder keeps its int8 weights by default', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mb-q8p-'));
+  savePretrained(new MosaicBertForMaskedLM(cfg, { initSeed: 8 }), dir, { dtype: 'q8' });
+  const fe = await pipeline('feature-extraction', dir);
+  assert.ok(fe.model.encoder.linears().every((l) => l.backend?.kind === 'q8-dense'));
 });
