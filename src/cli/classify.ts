@@ -18,8 +18,8 @@ export function registerClassify(program: Command): void {
     .option('--out <file>', 'JSONL output (default stdout); written to a temporary file and renamed when every input succeeded')
     .option('--encoding-errors <mode>', "--file bytes that are not UTF-8: 'strict' (an error naming the byte offset) or 'replace' (U+FFFD)", 'strict')
     .option('--allow-missing-weights', 'load a model folder that lacks encoder/embedding weights (randomly initialised, with a warning)', false)
-    .option('--dtype <dtype>', 'fp32 (weights pre-packed; sparse kernels for pruned weights) or q8 (INT8 projections)', 'fp32')
-    .action(async (texts: string[], o: { model: string; file?: string; topK: string; maxLength?: string; batchSize: string; out?: string; encodingErrors: string; allowMissingWeights: boolean; dtype: string }) => {
+    .option('--dtype <dtype>', 'fp32 (weights pre-packed; sparse kernels for pruned weights) or q8 (INT8 projections); default: fp32, or int8 for a quantized folder')
+    .action(async (texts: string[], o: { model: string; file?: string; topK: string; maxLength?: string; batchSize: string; out?: string; encodingErrors: string; allowMissingWeights: boolean; dtype?: string }) => {
       const inputs = readInputs(texts, o.file, parseEncodingErrors(o.encodingErrors));
       const items: ClassificationInput[] = inputs.map((x) => {
         if (!x.fromFile) return x.text;   // arguments are single texts
@@ -30,7 +30,7 @@ export function registerClassify(program: Command): void {
       const topK = intOption(o.topK, '--top-k', 1)!, bs = intOption(o.batchSize, '--batch-size', 32)!;
       await withJsonlOutput(o.out, async (write) => {
         const p = await createTextClassificationPipeline(o.model, { max_length: intOption(o.maxLength, '--max-length', undefined),
-          load: { allowMissingWeights: o.allowMissingWeights }, dtype: parseDtype(o.dtype) });
+          load: { allowMissingWeights: o.allowMissingWeights }, dtype: o.dtype === undefined ? undefined : parseDtype(o.dtype) });
         const index = new Map(inputs.map((x, i) => [x, i]));
         await inGroups(inputs, bs, async (b) => {
           const r = await p(b.map((x) => items[index.get(x)!]), { top_k: topK });

@@ -20,15 +20,15 @@ export function registerEmbed(program: Command): void {
     .option('--out <file>', 'JSONL output (default stdout); written to a temporary file and renamed when every input succeeded')
     .option('--encoding-errors <mode>', "--file bytes that are not UTF-8: 'strict' (an error naming the byte offset) or 'replace' (U+FFFD)", 'strict')
     .option('--allow-missing-weights', 'load a model folder that lacks encoder/embedding weights (randomly initialised, with a warning)', false)
-    .option('--dtype <dtype>', 'fp32 (weights pre-packed; sparse kernels for pruned weights) or q8 (INT8 projections)', 'fp32')
-    .action(async (texts: string[], o: { model: string; file?: string; pooling: string; normalize: boolean; maxLength?: string; batchSize: string; out?: string; encodingErrors: string; allowMissingWeights: boolean; dtype: string }) => {
+    .option('--dtype <dtype>', 'fp32 (weights pre-packed; sparse kernels for pruned weights) or q8 (INT8 projections); default: fp32, or int8 for a quantized folder')
+    .action(async (texts: string[], o: { model: string; file?: string; pooling: string; normalize: boolean; maxLength?: string; batchSize: string; out?: string; encodingErrors: string; allowMissingWeights: boolean; dtype?: string }) => {
       if (!['mean', 'cls', 'none'].includes(o.pooling)) throw new Error(`--pooling must be mean, cls or none, got '${o.pooling}'`);
       const pooling = o.pooling as 'mean' | 'cls' | 'none';
       const inputs = readInputs(texts, o.file, parseEncodingErrors(o.encodingErrors));
       const bs = intOption(o.batchSize, '--batch-size', 32)!;
       await withJsonlOutput(o.out, async (write) => {
         const p = await createFeatureExtractionPipeline(o.model, { max_length: intOption(o.maxLength, '--max-length', undefined),
-          load: { allowMissingWeights: o.allowMissingWeights }, dtype: parseDtype(o.dtype) });
+          load: { allowMissingWeights: o.allowMissingWeights }, dtype: o.dtype === undefined ? undefined : parseDtype(o.dtype) });
         await inGroups(inputs, bs, async (b): Promise<Array<{ dims: number[]; embedding: number[] | number[][] }>> => {
           const texts = b.map((x) => x.text);
           const t = await p(texts, { pooling, normalize: o.normalize });
