@@ -1,11 +1,11 @@
 /** `mosaicbert classify --model DIR [--top-k N] [TEXT...] [--file F]`: JSONL `{input, result}` per input. */
 import type { Command } from 'commander';
 import { createTextClassificationPipeline, type ClassificationInput } from '../pipelines/text_classification.js';
-import { inGroups, intOption, readInputs, withJsonlOutput, parseDtype } from './pipeline_io.js';
+import { inGroups, intOption, readInputs, withJsonlOutput, addPipelineOptions, pipelineOptionsOf, type PipelineCliOptions } from './pipeline_io.js';
 import { parseEncodingErrors } from '../data/utf8.js';
 
 export function registerClassify(program: Command): void {
-  program
+  addPipelineOptions(program
     .command('classify')
     .description('Text classification; one JSON line per input: {"input", "result"} where result is ' +
       '[{label, score}] (top-k, best first). In --file, a line "TEXT<TAB>PAIR" is a sentence pair')
@@ -13,13 +13,7 @@ export function registerClassify(program: Command): void {
     .requiredOption('--model <dir>', 'Hugging Face model folder (config.json + weights)')
     .option('--file <f>', "inputs, one per line, TEXT or TEXT<TAB>PAIR ('-' = stdin)")
     .option('--top-k <n>', 'labels per input', '1')
-    .option('--max-length <n>', 'truncate inputs to this many tokens (default: config alibi_starting_size)')
-    .option('--batch-size <n>', 'inputs per pipeline call', '32')
-    .option('--out <file>', 'JSONL output (default stdout); written to a temporary file and renamed when every input succeeded')
-    .option('--encoding-errors <mode>', "--file bytes that are not UTF-8: 'strict' (an error naming the byte offset) or 'replace' (U+FFFD)", 'strict')
-    .option('--allow-missing-weights', 'load a model folder that lacks encoder/embedding weights (randomly initialised, with a warning)', false)
-    .option('--dtype <dtype>', 'fp32 (weights pre-packed; sparse kernels for pruned weights) or q8 (INT8 projections); default: fp32, or int8 for a quantized folder')
-    .action(async (texts: string[], o: { model: string; file?: string; topK: string; maxLength?: string; batchSize: string; out?: string; encodingErrors: string; allowMissingWeights: boolean; dtype?: string }) => {
+  ).action(async (texts: string[], o: PipelineCliOptions & { topK: string }) => {
       const inputs = readInputs(texts, o.file, parseEncodingErrors(o.encodingErrors));
       const items: ClassificationInput[] = inputs.map((x) => {
         if (!x.fromFile) return x.text;   // arguments are single texts
@@ -29,8 +23,7 @@ export function registerClassify(program: Command): void {
       });
       const topK = intOption(o.topK, '--top-k', 1)!, bs = intOption(o.batchSize, '--batch-size', 32)!;
       await withJsonlOutput(o.out, async (write) => {
-        const p = await createTextClassificationPipeline(o.model, { max_length: intOption(o.maxLength, '--max-length', undefined),
-          load: { allowMissingWeights: o.allowMissingWeights }, dtype: o.dtype === undefined ? undefined : parseDtype(o.dtype) });
+        const p = await createTextClassificationPipeline(o.model, pipelineOptionsOf(o));
         const index = new Map(inputs.map((x, i) => [x, i]));
         await inGroups(inputs, bs, async (b) => {
           const r = await p(b.map((x) => items[index.get(x)!]), { top_k: topK });

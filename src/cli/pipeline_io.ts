@@ -5,7 +5,8 @@
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { assertOutputFilePath } from '../data/atomic.js';
 import { basename, dirname, join, resolve } from 'node:path';
-import { PipelineInputError } from '../pipelines/common.js';
+import { PipelineInputError, type PipelineOptions } from '../pipelines/common.js';
+import type { Command } from 'commander';
 import { decodeUtf8, type EncodingErrors } from '../data/utf8.js';
 
 /** One input and where it came from ("argument 2", "in.txt:7"). */
@@ -149,4 +150,27 @@ export function intOption(v: string | undefined, flag: string, dflt: number | un
 export function parseDtype(v: string): 'fp32' | 'q8' {
   if (v !== 'fp32' && v !== 'q8') throw new Error(`--dtype: expected fp32 or q8, got '${v}'`);
   return v;
+}
+
+/** The flags every pipeline command (`fill-mask`, `embed`, `classify`) shares. */
+export interface PipelineCliOptions {
+  model: string; file?: string; maxLength?: string; batchSize: string; out?: string; encodingErrors: string;
+  allowMissingWeights: boolean; dtype?: string;
+}
+
+/** Adds the shared pipeline flags to a command (after its own). */
+export function addPipelineOptions(cmd: Command): Command {
+  return cmd
+    .option('--max-length <n>', 'truncate inputs to this many tokens (default: alibi_starting_size, or max_position_embeddings for classic BERT)')
+    .option('--batch-size <n>', 'inputs per pipeline call', '32')
+    .option('--out <file>', 'JSONL output (default stdout); written to a temporary file and renamed when every input succeeded')
+    .option('--encoding-errors <mode>', "--file bytes that are not UTF-8: 'strict' (an error naming the byte offset) or 'replace' (U+FFFD)", 'strict')
+    .option('--allow-missing-weights', 'load a model folder that lacks encoder/embedding weights (randomly initialised, with a warning)', false)
+    .option('--dtype <dtype>', 'fp32 (weights pre-packed; sparse kernels for pruned weights) or q8 (INT8 projections); default: fp32, or int8 for a quantized folder');
+}
+
+/** The pipeline construction options the shared flags give. */
+export function pipelineOptionsOf(o: PipelineCliOptions): PipelineOptions {
+  return { max_length: intOption(o.maxLength, '--max-length', undefined), load: { allowMissingWeights: o.allowMissingWeights },
+    dtype: o.dtype === undefined ? undefined : parseDtype(o.dtype) };
 }
