@@ -21,7 +21,7 @@ export { SequenceClassificationModel, MosaicBertForSequenceClassification, BertF
 export { Encoder, type EncoderForwardOptions, type EncoderLayer } from './model/encoder.js';
 export { Linear, type LinearForwardBackend } from './model/layers/linear.js';
 // Inference backends of Linear (prepared weights: pre-packed dense, CSR, 1x4 block-sparse, INT8)
-export { DensePackedLinear, CsrLinear, Bsr4Linear, Int8Linear, packDense, toBsr4, toCsr, quantizeInt8, fromInt8, chooseBackend, SPARSE_CROSSOVER } from './kernels/linear_backends.js';
+export { DensePackedLinear, SparseLinear, Int8Linear, packDense, toBsr4, toCsr, quantizeInt8, fromInt8, chooseBackend, SPARSE_CROSSOVER } from './kernels/linear_backends.js';
 export { sparsity, blockSparsity4, toCsrArrays, toBsr4Arrays } from './kernels/sparse_formats.js';
 export { quantizeRowsInt8, type Int8Weights } from './kernels/quantize.js';
 export { unpadBatch, padRows, type PaddedBatch, type UnpaddedBatch } from './model/batch.js';

@@ -161,7 +161,7 @@ export function benchLinear(opts: { quick?: boolean; peak: number; log?: (s: str
             () => be.forwardVersion(k, X, tokens, Y);
           const [td2, tq2, b1, b2, c1, c2, qb1, qb2] = timeAlternating([run(dense), run(q8), v(bsr, 1), v(bsr, 2),
             v(csr, 1), v(csr, 2), v(qb, 1), v(qb, 2)], rounds, reps);
-          const sf = flops * bsr.blocks * 4 / (out * inF), cf = flops * csr.nnz / (out * inF);
+          const sf = flops * bsr.stored * 4 / (out * inF), cf = flops * csr.stored / (out * inF);
           const useful = 'useful flops';
           rows.push({ ...row('linear bsr4 v2 @90% blocks', b2, sf, 'linear packed v2', td2, flops), note: useful });
           rows.push({ ...row('linear bsr4 v1 @90% blocks', b1, sf, 'linear packed v2', td2, flops), note: useful });

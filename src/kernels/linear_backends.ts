@@ -88,34 +88,21 @@ export class DensePackedLinear implements LinearForwardBackend {
   }
 }
 
-/** fp32 CSR (unstructured sparsity). */
-export class CsrLinear implements LinearForwardBackend {
-  readonly kind = 'csr';
-  constructor(readonly rowPtr: Int32Array, readonly idx: Int32Array, readonly vals: Float32Array,
-    readonly bias: Float32Array | null, readonly outFeatures: number, readonly inFeatures: number) {}
-  /** Stored non-zeros. */
-  get nnz(): number { return this.rowPtr[this.outFeatures]; }
+/**
+ * fp32 row-compressed weights: 'csr' (unstructured sparsity; `idx` = column, one value each) or 'bsr4' (1x4 blocks
+ * along K; `idx` = block column g for columns 4g .. 4g+3, `vals` 4 per block).
+ */
+export class SparseLinear implements LinearForwardBackend {
+  constructor(readonly kind: 'csr' | 'bsr4', readonly rowPtr: Int32Array, readonly idx: Int32Array,
+    readonly vals: Float32Array, readonly bias: Float32Array | null, readonly outFeatures: number,
+    readonly inFeatures: number) {}
+  /** Stored entries: non-zeros (csr) or 1x4 blocks (bsr4). */
+  get stored(): number { return this.rowPtr[this.outFeatures]; }
   forward(X: Float32Array, rows: number, Y: Float32Array): void { this.forwardVersion(0, X, rows, Y); }
   /** forward with a numbered AVX2 kernel version (1, 2; 0 = the winner), for benchmarks and tests. */
   forwardVersion(version: 0 | 1 | 2, X: Float32Array, rows: number, Y: Float32Array): void {
     checkCall(this, X, rows, Y);
-    sparseEntry(version)('csr', this.outFeatures, this.inFeatures, this.rowPtr, this.idx, this.vals, null, this.bias,
-      X, rows, Y);
-  }
-}
-
-/** fp32 1x4 BSR along K: `idx` = block column g (columns 4g .. 4g+3), `vals` 4 per block. */
-export class Bsr4Linear implements LinearForwardBackend {
-  readonly kind = 'bsr4';
-  constructor(readonly rowPtr: Int32Array, readonly idx: Int32Array, readonly vals: Float32Array,
-    readonly bias: Float32Array | null, readonly outFeatures: number, readonly inFeatures: number) {}
-  /** Stored 1x4 blocks. */
-  get blocks(): number { return this.rowPtr[this.outFeatures]; }
-  forward(X: Float32Array, rows: number, Y: Float32Array): void { this.forwardVersion(0, X, rows, Y); }
-  /** forward with a numbered AVX2 kernel version (1, 2; 0 = the winner), for benchmarks and tests. */
-  forwardVersion(version: 0 | 1 | 2, X: Float32Array, rows: number, Y: Float32Array): void {
-    checkCall(this, X, rows, Y);
-    sparseEntry(version)('bsr4', this.outFeatures, this.inFeatures, this.rowPtr, this.idx, this.vals, null, this.bias,
+    sparseEntry(version)(this.kind, this.outFeatures, this.inFeatures, this.rowPtr, this.idx, this.vals, null, this.bias,
       X, rows, Y);
   }
 }
@@ -189,17 +176,17 @@ export function packDense(W: Float32Array, b: Float32Array | null, out: number, 
 }
 
 /** fp32 1x4 block-sparse backend (zeros of W are skipped in aligned groups of 4 along K). */
-export function toBsr4(W: Float32Array, b: Float32Array | null, out: number, inFeatures: number): Bsr4Linear {
+export function toBsr4(W: Float32Array, b: Float32Array | null, out: number, inFeatures: number): SparseLinear {
   checkWeights(W, b, out, inFeatures, 'toBsr4');
   const s = toBsr4Arrays(W, out, inFeatures);
-  return new Bsr4Linear(s.rowPtr, s.idx, s.vals, b, out, inFeatures);
+  return new SparseLinear('bsr4', s.rowPtr, s.idx, s.vals, b, out, inFeatures);
 }
 
 /** fp32 CSR backend (every zero of W skipped). */
-export function toCsr(W: Float32Array, b: Float32Array | null, out: number, inFeatures: number): CsrLinear {
+export function toCsr(W: Float32Array, b: Float32Array | null, out: number, inFeatures: number): SparseLinear {
   checkWeights(W, b, out, inFeatures, 'toCsr');
   const s = toCsrArrays(W, out, inFeatures);
-  return new CsrLinear(s.rowPtr, s.idx, s.vals, b, out, inFeatures);
+  return new SparseLinear('csr', s.rowPtr, s.idx, s.vals, b, out, inFeatures);
 }
 
 /** INT8 backend: W quantized per output channel (src/kernels/quantize.ts), dense or 1x4 block-sparse. */
