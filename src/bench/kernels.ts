@@ -11,6 +11,7 @@ import { getKernelPath, getNumThreads, setNumThreads } from '../kernels/native.j
 import type { BenchRow } from './types.js';
 import { benchSgemm, measurePeak } from './sgemm.js';
 import { benchAttention } from './attention.js';
+import { benchPruning } from './pruning.js';
 
 function fmt(x: number | undefined, d = 1): string {
   return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d);
@@ -47,6 +48,9 @@ export async function runKernelBench(opts: { quick?: boolean; threads?: number; 
   const at = await benchAttention({ quick: opts.quick, peak });
   rows.push(...at);
   console.log(benchTable(at));
+  const pr = benchPruning({ quick: opts.quick, peak });
+  rows.push(...pr);
+  console.log(benchTable(pr));
   const cmd = `node bin/mosaicbert.js bench kernels${opts.quick ? ' --quick' : ''}${opts.threads ? ` --threads ${opts.threads}` : ''}`;
   const body = `## Kernels (${new Date().toISOString().slice(0, 10)})\n\nCommand: \`${cmd}\` (after \`npm ci\`).\n\n` +
     `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${threads} threads, kernel path \`${getKernelPath()}\`; ` +
