@@ -1,7 +1,7 @@
 /**
  * Memory of the block Fisher inverse (oBERT, ../shared/docs/obert.md §1.5): `ceil(d/B)·B·B` float32 entries, i.e.
  * about d·B·4 bytes for d pruned weights at block size B (BERT-base's 84,934,656 encoder weights at B = 50:
- * 15.8 GiB; mosaic-bert-mini's 3,145,728 at B = 50: 600 MiB), plus a staging buffer of R gradients of the
+ * 15.8 GiB; mosaic-bert-mini's 4,194,304 at B = 50: 800 MiB), plus a staging buffer of R gradients of the
  * same weights (d·R·4 bytes, R = min(8, B)) that feeds the batched Woodbury kernel.
  *
  * When the whole does not fit in `maxMemoryBytes`, the weights are cut into groups (whole Fisher blocks, so the

@@ -11,13 +11,15 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 import { z } from 'zod';
 import type { InterFunc } from './schedule.js';
+import type { MaskType } from './masks.js';
+
+export type { MaskType };
 
 /** The modifier tags this package knows. */
 export const MODIFIER_TAGS = ['EpochRangeModifier', 'LearningRateFunctionModifier', 'OBSPruningModifier',
   'GMPruningModifier', 'ConstantPruningModifier', 'DistillationModifier'] as const;
 export type ModifierTag = typeof MODIFIER_TAGS[number];
 
-export type MaskType = 'unstructured' | 'block4';
 
 export interface PruningModifier {
   kind: 'obs' | 'gmp';
