@@ -6,6 +6,8 @@
 //   node bench/prune_oneshot.mjs --model runs/mosaic-bert-mini/model --data runs/.cache/prepared-XXXX \
 //     --sparsities 0.5,0.7,0.8,0.9 --methods gmp,obert:1,obert:50 --num-grads 64 --out bench/prune_oneshot.json
 //
+// Other flags: --mask-type block4, --damp 1e-7, --grad-batch 16, --recomputations 1, --eval-batches 8.
+//
 // Needs `npm run build` first. `--data` is a folder made by `mosaicbert prepare` (train/ and val/).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +20,7 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((acc, x, i, a) => (
 const sparsities = (args.sparsities ?? '0.5,0.7,0.8,0.9').split(',').map(Number);
 const methods = (args.methods ?? 'gmp,obert:1,obert:50').split(',');
 const numGrads = Number(args['num-grads'] ?? 64), gradBatch = Number(args['grad-batch'] ?? 16), damp = Number(args.damp ?? 1e-7);
-const evalBatches = Number(args['eval-batches'] ?? 8), seed = 17;
+const evalBatches = Number(args['eval-batches'] ?? 8), seed = 17, R = Number(args.recomputations ?? 1);
 const train = TokenDataset.open(join(args.data, 'train')), val = TokenDataset.open(join(args.data, 'val'));
 
 const asBatch = (b) => ({ batch: b.batch_size, seqlen: b.seq_len, input_ids: b.input_ids, attention_mask: b.attention_mask,
@@ -55,7 +57,7 @@ for (const m of methods) {
     const model = fromPretrained(args.model, { head: 'mlm' });
     const t0 = performance.now();
     const r = oneShotPrune(model, { method, sparsity: s, blockSize: bs ? Number(bs) : undefined, numGrads, dampening: damp,
-      gradBatches, maskType: args['mask-type'] ?? 'unstructured' });
+      gradBatches, maskType: args['mask-type'] ?? 'unstructured', numRecomputations: R });
     const prune_s = (performance.now() - t0) / 1000;
     const e = evaluate(model);
     console.error(`${m} ${s}: loss ${e.loss.toFixed(4)} acc ${(100 * e.accuracy).toFixed(2)}% achieved ${(100 * r.achievedSparsity).toFixed(2)}% prune ${prune_s.toFixed(1)} s`);
