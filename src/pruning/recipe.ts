@@ -85,7 +85,7 @@ const SCHEMAS = {
     params, init_sparsity: frac, final_sparsity: frac, start_epoch: epoch, end_epoch: epoch,
     update_frequency: z.number().positive(), inter_func: z.enum(['cubic', 'linear']).default('cubic'),
     global_sparsity: z.boolean().default(true), mask_type: z.enum(['unstructured', 'block4']).default('unstructured'),
-    num_grads: z.number().int().positive().default(64), damp: z.number().positive().default(1e-7),
+    num_grads: z.number().int().positive().default(1024), damp: z.number().positive().default(1e-7),
     fisher_block_size: z.number().int().positive().default(1),
     grad_sampler_kwargs: z.object({ batch_size: z.number().int().positive().optional() }).catchall(z.unknown()).optional(),
     num_recomputations: z.number().int().positive().default(1),
