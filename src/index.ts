@@ -50,3 +50,11 @@ export { writeReport, readRunLog, renderReport } from './report/html.js';
 export { finetune, loadClassifier, evaluate as evaluateClassifier, GLUE_MAX_SEQ_LEN, type FinetuneOptions, type FinetuneResult, type FinetuneEvent, type EvalRecord, type CustomTaskOptions, type LoadClassifierOptions } from './glue/finetune.js';
 export { runGlue, formatGlueTable, type GlueSuiteOptions, type GlueSuiteResult, type GlueTaskRow } from './glue/suite.js';
 export { GLUE_TASKS, GLUE_TASK_ORDER, glueTask, type GlueTaskSpec, type TaskHyperparameters, type MetricName } from './glue/tasks.js';
+// Pruning (oBERT, GMP): docs/pruning.md
+export { oneShotPrune, pruningJson, defaultPruneParams, type OneShotOptions, type OneShotResult } from './pruning/one_shot.js';
+export { pruneStep, type PruneStepOptions, type PruneReport, type PruneProgress, type LayerReport } from './pruning/prune_step.js';
+export { loadRecipe, parseRecipe, RecipeError, type Recipe, type PruningModifier } from './pruning/recipe.js';
+export { sparsityAt, pruningSteps, scheduleTable, type GradualSchedule } from './pruning/schedule.js';
+export { selectTargets, DEFAULT_PRUNE_PARAMS_MOSAICBERT, DEFAULT_PRUNE_PARAMS_BERT } from './pruning/targets.js';
+export { pruningKernels, referencePruningKernels, type PruningKernels } from './pruning/kernels.js';
+export { fisherInverseBytes, planFisherGroups } from './pruning/memory.js';

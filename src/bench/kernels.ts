@@ -12,6 +12,7 @@ import type { BenchRow } from './types.js';
 import { benchSgemm, measurePeak } from './sgemm.js';
 import { benchAttention } from './attention.js';
 import { benchLinear, linearTables } from './linear.js';
+import { benchPruning } from './pruning.js';
 
 function fmt(x: number | undefined, d = 1): string {
   return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d);
@@ -36,7 +37,7 @@ export function writeSection(file: string, name: string, body: string): void {
 }
 
 /** Kernel families `bench kernels` can run (`--only`). */
-export const KERNEL_BENCH_FAMILIES = ['sgemm', 'attention', 'linear'] as const;
+export const KERNEL_BENCH_FAMILIES = ['sgemm', 'attention', 'pruning', 'linear'] as const;
 export type KernelBenchFamily = typeof KERNEL_BENCH_FAMILIES[number];
 
 export async function runKernelBench(opts: { quick?: boolean; threads?: number; out: string; only?: KernelBenchFamily[] }):
@@ -57,6 +58,11 @@ export async function runKernelBench(opts: { quick?: boolean; threads?: number; 
     const at = await benchAttention({ quick: opts.quick, peak });
     rows.push(...at);
     console.log(benchTable(at));
+  }
+  if (only.has('pruning')) {
+    const pr = benchPruning({ quick: opts.quick, peak });
+    rows.push(...pr);
+    console.log(benchTable(pr));
   }
   const flags = `${opts.quick ? ' --quick' : ''}${opts.threads ? ` --threads ${opts.threads}` : ''}`;
   if (rows.length > 0) {

@@ -13,6 +13,7 @@ import { registerGlue } from './glue.js';
 import { registerQuantize } from './quantize.js';
 import { debugRequested, installCliErrorHandlers, reportCliError } from './errors.js';
 import { checkKernelEnv } from '../kernels/native.js';
+import { registerPrune } from './prune.js';
 
 const program = new Command();
 program
@@ -34,6 +35,7 @@ registerClassify(program);
 registerFinetune(program);
 registerGlue(program);
 registerQuantize(program);
+registerPrune(program);
 
 program.parseAsync(process.argv.filter((a, i) => i < 2 || a !== '--debug')).catch((e: unknown) => {
   process.exit(reportCliError(e, debug));

@@ -66,6 +66,18 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
    * trick, v2 AVX-512 VNNI when the CPU has it); the portable path has one version. */
   sparseLinearForwardV1: NativeAddon['sparseLinearForward'];
   sparseLinearForwardV2: NativeAddon['sparseLinearForward'];
+  /**
+   * Pruning (native/kernels/pruning/, contract and shapes in src/pruning/kernels.ts `PruningKernels`): rank-1
+   * Woodbury updates of a block Fisher inverse `finv [ceil(d/B), B, B]` with `nGrads` gradients `grads [nGrads, d]`.
+   */
+  fisherInverseUpdate(finv: Float32Array, grads: Float32Array, nGrads: number, d: number, blockSize: number, m: number): void;
+  /** OBS saliencies: `out [d]` (unstructured) or `[d/4]` (block4); mask 0 gives -inf. */
+  obsScores(finv: Float32Array, weight: Float32Array, mask: Uint8Array | null, d: number, blockSize: number,
+    block4: boolean, out: Float32Array): void;
+  /** OBS weight update of the newly pruned weights (`pruned [d]`, 1 = pruned now), then exact zeros there. */
+  obsUpdate(finv: Float32Array, weight: Float32Array, pruned: Uint8Array, d: number, blockSize: number, block4: boolean): void;
+  /** Marks the k smallest scores (ties: lower index first) with keep 0, the rest 1; returns the k-th smallest. */
+  selectSmallest(scores: Float32Array, n: number, k: number, keep: Uint8Array): number;
 }
 
 function packageRoot(): string {
