@@ -10,6 +10,7 @@ import { registerEmbed } from './embed.js';
 import { registerClassify } from './classify.js';
 import { registerFinetune } from './finetune.js';
 import { registerGlue } from './glue.js';
+import { abortDistributed } from './distributed.js';
 
 const program = new Command();
 program
@@ -28,6 +29,7 @@ registerFinetune(program);
 registerGlue(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
+  abortDistributed(e instanceof Error ? e.message : String(e), 2);
   console.error(`mosaicbert: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(2);
 });

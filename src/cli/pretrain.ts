@@ -18,6 +18,7 @@ import { Trainer, TrainingDivergedError, type TrainEvent } from '../train/traine
 import { fillMaskPipeline } from '../pipelines/fill_mask.js';
 import { writeReport } from '../report/html.js';
 import { prepareProgressBar } from './prepare.js';
+import { endDistributed, startDistributed } from './distributed.js';
 
 /** The sentences the summary fills in. */
 export const DEMO_SENTENCES = [
@@ -74,8 +75,12 @@ export function registerPretrain(program: Command): void {
       flag('global_train_batch_size', o.globalBatchSize); flag('device_train_microbatch_size', o.microbatchSize);
       flag('eval_interval', o.evalInterval); flag('save_interval', o.saveInterval); flag('threads', o.threads);
       const { config: cfg, warnings } = loadConfig({ file, preset: o.preset, overrides });
-      for (const w of warnings) console.error(`warning: ${w}`);
       if (cfg.threads > 0) setNumThreads(cfg.threads);
+      // Under `mpirun -np N`: data-parallel ranks; rank 0 alone prints, logs, evaluates and writes.
+      const coll = startDistributed(cfg.threads > 0);
+      const isRoot = !coll || coll.rank === 0;
+      const out = (s: string) => { if (isRoot) console.error(s); };
+      for (const w of warnings) out(`warning: ${w}`);
       const runDir = resolve(o.runDir ?? join('runs', cfg.run_name));
       const resuming = o.resume || cfg.autoresume || cfg.load_path !== null;
       const ckDir = cfg.save_folder ? resolve(runDir, cfg.save_folder.replaceAll('{run_name}', cfg.run_name)) : join(runDir, 'checkpoints');
@@ -87,15 +92,17 @@ export function registerPretrain(program: Command): void {
       const sel = findData(cfg, o.data);
       const key = createHash('sha256').update(JSON.stringify([sel.inputs, cfg.max_seq_len, cfg.data_mode, cfg.val_fraction, cfg.seed])).digest('hex').slice(0, 12);
       const cache = join(dirname(runDir), '.cache', `prepared-${key}`);
-      console.error(`data: ${sel.inputs.join(', ')} (from ${sel.source})`);
-      const pb = prepareProgressBar(o.progress);
+      out(`data: ${sel.inputs.join(', ')} (from ${sel.source})`);
+      const pb = prepareProgressBar(o.progress && isRoot);
+      if (coll && !isRoot) coll.barrier();   // rank 0 prepares the cache first; the others then find it ready
       const data = await ensurePrepared(sel.inputs, cache, cfg, pb.update);
+      if (coll && isRoot) coll.barrier();
       pb.stop();
-      console.error(`data: ${data.dir}${data.prepared ? ' (prepared now)' : ''}: train ${data.train.num_samples} samples` +
+      out(`data: ${data.dir}${data.prepared ? ' (prepared now)' : ''}: train ${data.train.num_samples} samples` +
         `${data.val ? `, val ${data.val.num_samples}` : ', no validation split (no evaluation)'}`);
 
       // Progress display.
-      const multi = o.progress && cfg.progress_bar ? new cliProgress.MultiBar({
+      const multi = o.progress && cfg.progress_bar && isRoot ? new cliProgress.MultiBar({
         format: '{bar} {percentage}% | step {value}/{total} | loss {loss} | {tps} tok/s | MFU {mfu}% | lr {lr} | ETA {etaf}',
         barsize: 24, hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000, etaBuffer: 50,
       }, cliProgress.Presets.shades_classic) : null;
@@ -129,21 +136,23 @@ export function registerPretrain(program: Command): void {
         }
       };
       const trainer = new Trainer({ config: cfg, train: data.train, val: data.val, runDir, resume: o.resume || undefined, onEvent,
-        allowResumeMismatch: o.allowResumeMismatch });
+        allowResumeMismatch: o.allowResumeMismatch, collectives: coll });
       let result;
       try {
         result = await trainer.fit();
       } catch (e) {
         multi?.stop();
         if (e instanceof TrainingDivergedError) {
-          console.error(`mosaicbert: ${e.message}`);
-          console.error(`report: ${writeReport(runDir)}`);
+          out(`mosaicbert: ${e.message}`);
+          if (isRoot) out(`report: ${writeReport(runDir)}`);
           process.exitCode = 1;
+          endDistributed();
           return;
         }
         throw e;
       }
       multi?.stop();
+      if (!isRoot) { endDistributed(); return; }
 
       // Summary.
       const st = result.state;
@@ -165,5 +174,6 @@ export function registerPretrain(program: Command): void {
       }
       console.log(`model: ${result.modelDir}\nreport: ${writeReport(runDir)}`);
       if (!existsSync(join(runDir, 'log.jsonl'))) console.error('warning: no log.jsonl written');
+      endDistributed();
     });
 }

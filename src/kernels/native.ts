@@ -45,7 +45,7 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
   _testFailNextAllocs(n: number): number;
 }
 
-function packageRoot(): string {
+export function packageRoot(): string {
   // dist/src/kernels/native.js -> package root is three levels up; src/kernels/native.ts (ts-node style) two.
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
