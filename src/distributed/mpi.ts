@@ -30,9 +30,9 @@ export const MPI_INSTALL_HINT = "install Open MPI (Debian/Ubuntu: 'apt-get insta
 
 /** The job this process belongs to according to the launcher's environment, or null when not under mpirun. */
 export function launchEnvironment(env: NodeJS.ProcessEnv = process.env): { rank: number; size: number; localSize: number } | null {
-  const size = Number(env.OMPI_COMM_WORLD_SIZE ?? env.PMIX_SIZE ?? NaN);
+  const size = Number(env.OMPI_COMM_WORLD_SIZE ?? NaN);
   if (!Number.isInteger(size) || size < 1) return null;
-  const rank = Number(env.OMPI_COMM_WORLD_RANK ?? env.PMIX_RANK ?? 0);
+  const rank = Number(env.OMPI_COMM_WORLD_RANK ?? 0);
   const localSize = Number(env.OMPI_COMM_WORLD_LOCAL_SIZE ?? size);
   return { rank, size, localSize: Number.isInteger(localSize) && localSize >= 1 ? localSize : size };
 }
@@ -41,11 +41,11 @@ let addon: MpiAddon | null = null;
 
 /**
  * Loads the MPI addon (with RTLD_GLOBAL, as Open MPI's plugins need libmpi's symbols).
+ * @param path the addon file (default `build/Release/mosaicbert_mpi.node` of the package).
  * @throws Error saying what to install and how to rebuild when the package was built without Open MPI.
  */
-export function mpiAddon(): MpiAddon {
+export function mpiAddon(path = join(packageRoot(), 'build', 'Release', 'mosaicbert_mpi.node')): MpiAddon {
   if (addon) return addon;
-  const path = join(packageRoot(), 'build', 'Release', 'mosaicbert_mpi.node');
   if (!existsSync(path)) {
     throw new Error(`distributed training needs the MPI addon (${path}), which was not built because Open MPI was ` +
       `not found when the package was built: ${MPI_INSTALL_HINT}`);
