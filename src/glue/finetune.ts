@@ -111,6 +111,8 @@ export interface FinetuneOptions {
    * logs, evaluates, checkpoints and saves; weights are broadcast from rank 0 after loading.
    */
   collectives?: Collectives | null;
+  /** One process summing the gradient in this many shards, as that many ranks would (TrainingStep; default 1). */
+  gradientShards?: number;
   /** Warnings (default console.warn). */
   warn?: (message: string) => void;
 }
@@ -360,9 +362,10 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const warmup = Math.floor(0.06 * total);
   const opt = new DecoupledAdamW(model.params, { lr: hp.lr, betas: [0.9, 0.98], eps: 1e-6, weight_decay: hp.weight_decay }, model.k);
   // Default microbatch: the whole batch, or its share per rank.
-  const mbSize = o.microbatchSize ?? (o.collectives ? Math.ceil(BS / o.collectives.size) : BS);
+  const shards = o.collectives?.size ?? o.gradientShards ?? 1;
+  const mbSize = o.microbatchSize ?? Math.ceil(BS / shards);
   const stepper = new TrainingStep(model, opt, { microbatchSize: mbSize, gradClipNorm: o.gradClipNorm ?? null,
-    seed, labels: 'sequence', collectives: o.collectives });
+    seed, labels: 'sequence', collectives: o.collectives, gradientShards: o.gradientShards });
   const microbatches = stepper.microbatches(BS);
   const coll = o.collectives ?? null, isRoot = !coll || coll.rank === 0;
   mkdirSync(o.outDir, { recursive: true });

@@ -16,6 +16,8 @@ import { Trainer } from '../../src/train/trainer.js';
 import { MosaicBertForMaskedLM } from '../../src/model/mlm.js';
 import { packageRoot } from '../../src/kernels/native.js';
 import { tinyConfig, tinyCorpus } from '../train/helpers.js';
+import { writeFileSync } from 'node:fs';
+import { finetune, type FinetuneOptions } from '../../src/glue/finetune.js';
 
 const root = packageRoot();
 const worker = join(root, 'dist', 'test', 'distributed', 'worker.js');
@@ -83,6 +85,25 @@ test('2 ranks: stop at step 2 + resume == uninterrupted; resuming on 1 process i
   assert.equal(cont.expAvgSq, full.expAvgSq, 'exp_avg_sq differs after resume');
   assert.throws(() => new Trainer({ config: tinyConfig(cfg), train: corpus.train, val: null, runDir: join(corpus.dir, 'part'),
     resume: true, log: false }), /number of ranks.*checkpoint 2, now 1/);
+});
+
+test('finetune: 2 ranks == 1 process with gradientShards 2 (step losses and saved weights bit-identical)', { skip }, async () => {
+  const rows = ['sentence\tlabel'];
+  const words = ['good', 'bad', 'fine', 'awful', 'great', 'poor', 'nice', 'dull'];
+  for (let i = 0; i < 48; i++) rows.push(`${words[i % 8]} ${words[(i * 3) % 8]} film ${words[(i * 5) % 8]}\t${(i % 8) % 2}`);
+  writeFileSync(join(corpus.dir, 'ft.tsv'), rows.join('\n') + '\n');
+  const base = (outDir: string): FinetuneOptions => ({ model: 'preset:mosaic-bert-tiny', outDir, seed: 7, maxSteps: 3,
+    custom: { name: 'toy', train: join(corpus.dir, 'ft.tsv'), dev: join(corpus.dir, 'ft.tsv'), textColumn: 'sentence', labelColumn: 'label' },
+    hparams: { batch_size: 8, lr: 1e-3, eval_interval: 3 }, maxSeqLen: 16, saveInterval: 0, warn: () => {} });
+  const r = await mpirun(2, { data: '', runDir: '', overrides: [], out: '', finetune: base(join(corpus.dir, 'ft2')) });
+  assert.equal(r.code, 0, r.stderr);
+  await finetune({ ...base(join(corpus.dir, 'ft1')), gradientShards: 2, log: true });
+  const steps = (d: string) => readFileSync(join(corpus.dir, d, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    .filter((e) => e.type === 'step').map((e) => [e.step, e.loss, e.grad_norm]);
+  assert.equal(steps('ft2').length, 3);
+  assert.deepEqual(steps('ft2'), steps('ft1'));
+  assert.ok(readFileSync(join(corpus.dir, 'ft2', 'model', 'model.safetensors')).equals(readFileSync(join(corpus.dir, 'ft1', 'model', 'model.safetensors'))),
+    'saved weights differ');
 });
 
 test('a killed rank ends every rank non-zero within 60 s; the last complete checkpoint loads', { skip }, async () => {
