@@ -16,6 +16,7 @@ const GBITS = [10, 25, 100], NS = [2, 4, 8, 16, 32, 64];
 const fmt = (s) => (s < 1 ? `${(s * 1000).toFixed(s < 0.01 ? 1 : 0)} ms` : `${s.toFixed(2)} s`);
 for (const [preset, p] of Object.entries(PARAMS)) {
   const bytes = 4 * p;
+  if (!tokS[preset]) { console.log(`\n**${preset}**: ${(p / 1e6).toFixed(1)}M parameters, ${(bytes / 1e6).toFixed(1)} MB all-reduced per step; no measured step time in the given files.`); continue; }
   const perSample = TOKENS_PER_SAMPLE / tokS[preset];
   console.log(`\n**${preset}**: ${(p / 1e6).toFixed(1)}M parameters, ${(bytes / 1e6).toFixed(1)} MB all-reduced per step; ` +
     `compute ${(perSample * 1000).toFixed(0)} ms per sample on one 2-core machine (${tokS[preset].toFixed(0)} tokens/s measured).\n`);
