@@ -151,6 +151,8 @@ export class TrainingStep {
     } finally {
       model.grads = g0;
     }
+    // g0 = ((g0 + g1) + g2) + ...: axpby forms 1*x + 1*y in float64 and rounds once to float32, which equals the
+    // float32 sum the MPI all-reduce computes (double rounding is harmless for + since 53 >= 2 * 24 + 2).
     for (const gk of this.shardGrads.slice(0, P - 1)) model.k.axpby(g0.data.length, 1, gk.data, 1, g0.data);
     return { loss, targets };
   }
