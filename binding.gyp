@@ -1,4 +1,5 @@
 {
+  "variables": { "with_mpi%": "<!(node scripts/mpi-config.mjs enabled)" },
   "target_defaults": {
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
@@ -20,5 +21,17 @@
       "sources": ["<!@(node scripts/list-sources.mjs portable)"],
       "libraries": ["-lpthread"]
     }
+  ],
+  "conditions": [
+    ["with_mpi==1", {
+      "targets": [
+        {
+          "target_name": "mosaicbert_mpi",
+          "sources": ["native/mpi/mpi.cc", "native/common/args.cc"],
+          "cflags_cc": ["<!@(node scripts/mpi-config.mjs cflags)"],
+          "libraries": ["<!@(node scripts/mpi-config.mjs libs)"]
+        }
+      ]
+    }]
   ]
 }

@@ -2,10 +2,13 @@
 // headers of the Node that runs this script (<prefix>/include/node), so it never downloads them.
 // `--incremental` runs `node-gyp build` (make) when the build folder is configured, else a full rebuild.
 // Builds are serialised with a lock file so that parallel invocations do not trample each other.
+// With Open MPI installed (mpicxx and mpi.h, scripts/mpi-config.mjs) it also builds build/Release/mosaicbert_mpi.node,
+// the bindings of data-parallel training; without it only the kernel addon is built, as before.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, unlinkSync, statSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mpiConfig } from './mpi-config.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const prefix = dirname(dirname(process.execPath));
@@ -18,7 +21,10 @@ else console.warn(`mosaicbert: no Node headers at ${headers}; node-gyp will use 
 const listSources = () => ['avx2', 'portable'].map((k) => spawnSync(process.execPath,
   [join(root, 'scripts', 'list-sources.mjs'), k], { encoding: 'utf8' }).stdout.trim()).join('\n');
 const stamp = join(root, 'build', '.sources');
-const sources = listSources();
+const mpi = mpiConfig();
+const sources = listSources() + (mpi ? '\nmpi' : '');
+console.error(mpi ? 'mosaicbert: Open MPI found (mpicxx): building the MPI addon for data-parallel training too'
+  : 'mosaicbert: Open MPI not found: single-process build (for mpirun: apt-get install -y libopenmpi-dev openmpi-bin, then npm run build:native)');
 const incremental = process.argv.includes('--incremental') && existsSync(join(root, 'build', 'Makefile')) &&
   existsSync(stamp) && readFileSync(stamp, 'utf8') === sources;
 const cmd = incremental ? ['build', ...args] : ['rebuild', ...args];

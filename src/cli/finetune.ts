@@ -8,6 +8,7 @@ import { setNumThreads } from '../kernels/native.js';
 import { finetune, type FinetuneOptions } from '../glue/finetune.js';
 import { finetuneProgress, formatEvalMetrics } from '../glue/progress.js';
 import { glueTask } from '../glue/tasks.js';
+import { endDistributed, startDistributed } from './distributed.js';
 
 /** Parses an integer option in [min, max]; throws naming the flag. */
 export function intOpt(v: string | undefined, flag: string, min = 1, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -77,6 +78,9 @@ export function registerFinetune(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .action(async (o: FinetuneCliOptions) => {
       if (o.threads) setNumThreads(intOpt(o.threads, '--threads', 1, 1024)!);
+      // Under `mpirun -np N`: data-parallel ranks; rank 0 alone prints, evaluates and saves.
+      const coll = startDistributed(!!o.threads);
+      const isRoot = !coll || coll.rank === 0;
       const custom = o.train || o.dev;
       if (custom && !(o.train && o.dev)) throw new Error('a custom task needs both --train and --dev');
       if (!custom && !o.task) throw new Error('--task is required (or --train/--dev for a custom dataset)');
@@ -88,7 +92,7 @@ export function registerFinetune(program: Command): void {
       set('epochs', intOpt(o.epochs, '--epochs')); set('batch_size', intOpt(o.batchSize, '--batch-size'));
       set('eval_interval', intOpt(o.evalInterval, '--eval-interval'));
       const outDir = resolve(o.out ?? join(o.outputRoot, name, `seed${seed}`));
-      const pb = finetuneProgress(o.progress);
+      const pb = finetuneProgress(o.progress && isRoot);
       try {
         const r = await finetune({
           task: custom ? undefined : name, custom: custom ? { name, train: o.train!, dev: o.dev!, textColumn: o.textColumn!,
@@ -100,9 +104,11 @@ export function registerFinetune(program: Command): void {
           mnliCheckpoint: o.mnli ? o.mnliCheckpoint : null, randomInit: o.randomInit, hparams, save: o.save,
           resume: o.resume, allowResumeMismatch: o.allowResumeMismatch, allowMissingWeights: o.allowMissingWeights, saveInterval: intOpt(o.saveInterval, '--save-interval', 0),
           microbatchSize: intOpt(o.microbatchSize, '--microbatch-size'),
-          onEvent: pb.onEvent, warn: (m) => console.error(`warning: ${m}`),
+          onEvent: pb.onEvent, warn: (m) => { if (isRoot) console.error(`warning: ${m}`); }, collectives: coll,
         });
         pb.stop();
+        endDistributed();
+        if (!isRoot) return;
         console.log(`${r.task} seed ${r.seed}: ${formatEvalMetrics(r.final.metrics)} (score ${(100 * r.final.score).toFixed(2)}) ` +
           `after ${r.total_steps} steps, ${r.wall_time_s.toFixed(1)} s`);
         console.log(`metrics: ${join(outDir, 'metrics.json')}${r.model_dir ? `\nmodel: ${r.model_dir}` : ''}`);

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { setNumThreads } from '../kernels/native.js';
 import { formatGlueTable, runGlue } from '../glue/suite.js';
+import { endDistributed, startDistributed } from './distributed.js';
 import { finetuneProgress } from '../glue/progress.js';
 import { intOpt } from './finetune.js';
 import { formatDuration } from '../train/time.js';
@@ -38,8 +39,11 @@ export function registerGlue(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .action(async (o: GlueCliOptions) => {
       if (o.threads) setNumThreads(intOpt(o.threads, '--threads', 1, 1024)!);
+      // Under `mpirun -np N`: every fine-tuning run is data-parallel; rank 0 alone prints and writes the tables.
+      const coll = startDistributed(!!o.threads);
+      const isRoot = !coll || coll.rank === 0;
       const root = resolve(o.outputRoot);
-      const pb = finetuneProgress(o.progress, '', 100);
+      const pb = finetuneProgress(o.progress && isRoot, '', 100);
       let res;
       try {
         res = await runGlue({
@@ -48,12 +52,15 @@ export function registerGlue(program: Command): void {
           maxTrainExamples: intOpt(o.maxTrainExamples, '--max-train-examples'),
           maxEvalExamples: intOpt(o.maxEvalExamples, '--max-eval-examples'), saveAll: o.saveAll,
           mnliCheckpoint: o.mnli ? o.mnliCheckpoint : null,
-          onRun: (t, seed, i, n) => console.error(`== [${i + 1}/${n}] ${t} seed ${seed}`),
-          onEvent: pb.onEvent, warn: (m) => console.error(`warning: ${m}`),
+          onRun: (t, seed, i, n) => { if (isRoot) console.error(`== [${i + 1}/${n}] ${t} seed ${seed}`); },
+          onEvent: pb.onEvent, warn: (m) => { if (isRoot) console.error(`warning: ${m}`); },
+          extra: coll ? { collectives: coll } : undefined,
         });
       } finally {
         pb.stop();
       }
+      endDistributed();
+      if (!isRoot) return;
       for (const [t, why] of Object.entries(res.skipped)) console.error(`skipped ${t}: ${why}`);
       console.log(formatGlueTable(res, 'text'));
       console.log(`table: ${root}/glue.txt, ${root}/glue.md, ${root}/glue.json (${formatDuration(res.wall_time_s)})`);

@@ -14,6 +14,7 @@ import { registerQuantize } from './quantize.js';
 import { debugRequested, installCliErrorHandlers, reportCliError } from './errors.js';
 import { checkKernelEnv } from '../kernels/native.js';
 import { registerPrune } from './prune.js';
+import { abortDistributed } from './distributed.js';
 
 const program = new Command();
 program
@@ -38,5 +39,6 @@ registerQuantize(program);
 registerPrune(program);
 
 program.parseAsync(process.argv.filter((a, i) => i < 2 || a !== '--debug')).catch((e: unknown) => {
+  abortDistributed(e instanceof Error ? e.message : String(e), 2);
   process.exit(reportCliError(e, debug));
 });

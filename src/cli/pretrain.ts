@@ -21,6 +21,7 @@ import { fillMaskPipeline } from '../pipelines/fill_mask.js';
 import { writeReport } from '../report/html.js';
 import { prepareProgressBar } from './prepare.js';
 import { intOpt } from './finetune.js';
+import { endDistributed, startDistributed } from './distributed.js';
 
 /** The sentences the summary fills in. */
 export const DEMO_SENTENCES = [
@@ -87,10 +88,15 @@ export function registerPretrain(program: Command): void {
       const { config: cfg, warnings } = loadConfig({ file, preset: o.preset, overrides, flags });
       for (const w of warnings) console.error(`warning: ${w}`);
       if (cfg.threads > 0) setNumThreads(cfg.threads);
+      // Under `mpirun -np N`: data-parallel ranks; rank 0 alone prints, logs, evaluates and writes.
+      const coll = startDistributed(cfg.threads > 0);
+      const isRoot = !coll || coll.rank === 0;
+      const out = (s: string) => { if (isRoot) console.error(s); };
+      for (const w of warnings) out(`warning: ${w}`);
       const runDir = resolve(o.runDir ?? join('runs', cfg.run_name));
       const resuming = o.resume || cfg.autoresume || cfg.load_path !== null;
       const ckDir = cfg.save_folder ? resolve(runDir, cfg.save_folder.replaceAll('{run_name}', cfg.run_name)) : join(runDir, 'checkpoints');
-      for (const p of removeIncompleteCheckpoints(ckDir)) console.error(`removed ${p} (left by an interrupted save or removal)`);
+      if (isRoot) for (const p of removeIncompleteCheckpoints(ckDir)) console.error(`removed ${p} (left by an interrupted save or removal)`);
       if (!resuming && listCheckpoints(ckDir).length) {
         throw new Error(`${runDir} already holds checkpoints; pass --resume to continue that run, or --run-dir for a new one`);
       }
@@ -98,14 +104,14 @@ export function registerPretrain(program: Command): void {
       let resumeFrom: string | undefined;
       if ((o.resume || cfg.autoresume) && cfg.load_path === null) {
         const found = findResumeCheckpoint(ckDir);
-        for (const s of found.skipped) console.error(`warning: skipping checkpoint ${s.dir}: ${s.problem}`);
+        for (const s of found.skipped) out(`warning: skipping checkpoint ${s.dir}: ${s.problem}`);
         if (found.dir) resumeFrom = found.dir;
         else if (o.resume) {
           throw new Error(`--resume: no intact checkpoint in ${ckDir}` + (found.skipped.length ? ` (${found.skipped.length} damaged, named above)` : ''));
         }
       }
-      const repaired = repairRunLog(join(runDir, 'log.jsonl'));
-      if (repaired.message) console.error(`warning: ${repaired.message}`);
+      const repaired = isRoot ? repairRunLog(join(runDir, 'log.jsonl')) : null;
+      if (repaired?.message) out(`warning: ${repaired.message}`);
       const createdRunDir = !existsSync(runDir);
 
       // Data: find, prepare into a cache beside the runs (shared by runs with the same data settings).
@@ -113,23 +119,25 @@ export function registerPretrain(program: Command): void {
       const key = createHash('sha256').update(JSON.stringify([sel.inputs, cfg.max_seq_len, cfg.data_mode, cfg.val_fraction, cfg.seed])).digest('hex').slice(0, 12);
       const cacheRoot = join(dirname(runDir), '.cache'), cache = join(cacheRoot, `prepared-${key}`);
       const createdTop = outermostMissing(cache);
-      console.error(`data: ${sel.inputs.join(', ')} (from ${sel.source})`);
-      const pb = prepareProgressBar(o.progress);
+      out(`data: ${sel.inputs.join(', ')} (from ${sel.source})`);
+      const pb = prepareProgressBar(o.progress && isRoot);
+      if (coll && !isRoot) coll.barrier();   // rank 0 prepares the cache first; the others then find it ready
       let data;
       try {
         data = await ensurePrepared(sel.inputs, cache, cfg, pb.update);
       } catch (e) {
         // prepare() removed the dataset folder it created; the empty parents this run created (.cache/, runs/) go too.
-        removeEmptyFoldersUpTo(cacheRoot, createdTop);
+        if (isRoot) removeEmptyFoldersUpTo(cacheRoot, createdTop);
         throw e;
       } finally {
         pb.stop();
       }
-      console.error(`data: ${data.dir}${data.prepared ? ' (prepared now)' : ''}: train ${data.train.num_samples} samples` +
+      if (coll && isRoot) coll.barrier();
+      out(`data: ${data.dir}${data.prepared ? ' (prepared now)' : ''}: train ${data.train.num_samples} samples` +
         `${data.val ? `, val ${data.val.num_samples}` : ', no validation split (no evaluation)'}`);
 
       // Progress display.
-      const multi = o.progress && cfg.progress_bar ? new cliProgress.MultiBar({
+      const multi = o.progress && cfg.progress_bar && isRoot ? new cliProgress.MultiBar({
         format: '{bar} {percentage}% | step {value}/{total} | loss {loss} | {tps} tok/s | MFU {mfu}% | lr {lr} | ETA {etaf}',
         barsize: 24, hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000, etaBuffer: 50,
       }, cliProgress.Presets.shades_classic) : null;
@@ -166,22 +174,24 @@ export function registerPretrain(program: Command): void {
       let result;
       try {
         trainer = new Trainer({ config: cfg, train: data.train, val: data.val, runDir, resume: resumeFrom ?? (o.resume || undefined), onEvent,
-          allowResumeMismatch: o.allowResumeMismatch });
+          allowResumeMismatch: o.allowResumeMismatch, collectives: coll });
         result = await trainer.fit();
       } catch (e) {
         multi?.stop();
-        if (!(e instanceof TrainingDivergedError)) {
+        if (!(e instanceof TrainingDivergedError) && isRoot) {
           for (const p of cleanUpFailedRun(runDir, ckDir, createdRunDir)) console.error(`removed ${p} (the run failed)`);
         }
         if (e instanceof TrainingDivergedError) {
-          console.error(`mosaicbert: ${e.message}`);
-          console.error(`report: ${writeReport(runDir)}`);
+          out(`mosaicbert: ${e.message}`);
+          if (isRoot) out(`report: ${writeReport(runDir)}`);
           process.exitCode = 1;
+          endDistributed();
           return;
         }
         throw e;
       }
       multi?.stop();
+      if (!isRoot) { endDistributed(); return; }
       removeIncompleteCheckpoints(ckDir);
 
       // Summary.
@@ -204,5 +214,6 @@ export function registerPretrain(program: Command): void {
       }
       console.log(`model: ${result.modelDir}\nreport: ${writeReport(runDir)}`);
       if (!existsSync(join(runDir, 'log.jsonl'))) console.error('warning: no log.jsonl written');
+      endDistributed();
     });
 }

@@ -23,6 +23,7 @@ import { EventLog } from '../train/event_log.js';
 import { checkResume, resumeFingerprint } from '../train/resume.js';
 import { linearDecayWithWarmup } from '../train/schedule.js';
 import { TrainingStep } from '../train/step.js';
+import type { Collectives } from '../distributed/collectives.js';
 import { SeededPermutation } from '../data/permutation.js';
 import { BertTokenizer } from '../tokenizer/index.js';
 import { loadTokenizer } from '../pipelines/common.js';
@@ -108,6 +109,13 @@ export interface FinetuneOptions {
   allowMissingWeights?: boolean;
   kernels?: Kernels;
   onEvent?: (e: FinetuneEvent) => void;
+  /**
+   * Data-parallel ranks (src/distributed/): each rank runs its shard of every batch's microbatches; rank 0 alone
+   * logs, evaluates, checkpoints and saves; weights are broadcast from rank 0 after loading.
+   */
+  collectives?: Collectives | null;
+  /** One process summing the gradient in this many shards, as that many ranks would (TrainingStep; default 1). */
+  gradientShards?: number;
   /** Warnings (default console.warn). */
   warn?: (message: string) => void;
 }
@@ -361,16 +369,20 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   if (o.maxSteps !== undefined) total = Math.min(total, o.maxSteps);
   const warmup = Math.floor(0.06 * total);
   const opt = new DecoupledAdamW(model.params, { lr: hp.lr, betas: [0.9, 0.98], eps: 1e-6, weight_decay: hp.weight_decay }, model.k);
-  const stepper = new TrainingStep(model, opt, { microbatchSize: o.microbatchSize ?? BS, gradClipNorm: o.gradClipNorm ?? null,
-    seed, labels: 'sequence' });
+  // Default microbatch: the whole batch, or its share per rank.
+  const shards = o.collectives?.size ?? o.gradientShards ?? 1;
+  const mbSize = o.microbatchSize ?? Math.ceil(BS / shards);
+  const stepper = new TrainingStep(model, opt, { microbatchSize: mbSize, gradClipNorm: o.gradClipNorm ?? null,
+    seed, labels: 'sequence', collectives: o.collectives, gradientShards: o.gradientShards });
   const microbatches = stepper.microbatches(BS);
+  const coll = o.collectives ?? null, isRoot = !coll || coll.rank === 0;
   mkdirSync(o.outDir, { recursive: true });
-  const log = new EventLog(o.log ?? true ? join(o.outDir, 'log.jsonl') : null);
+  const log = new EventLog((o.log ?? true) && isRoot ? join(o.outDir, 'log.jsonl') : null);
   const ckDir = join(o.outDir, 'checkpoints');
   const saveEvery = o.saveInterval ?? hp.eval_interval;
-  const fingerprint = resumeFingerprint({ microbatch_size: o.microbatchSize ?? BS, global_batch_size: BS,
-    shuffle: !!o.shuffle, num_samples: N });
-  const emit = o.onEvent ?? (() => {});
+  const fingerprint = resumeFingerprint({ microbatch_size: mbSize, global_batch_size: BS,
+    shuffle: !!o.shuffle, num_samples: N, gradient_shards: stepper.shards });
+  const emit = isRoot ? o.onEvent ?? (() => {}) : () => {};
   const evalBS = o.evalBatchSize ?? Math.max(BS, 32);
   let records: EvalRecord[] = [];
   let trainSeconds = 0, startStep = 0, lastCheckpoint: string | null = null, resumedFrom: string | null = null;
@@ -396,13 +408,15 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     startStep = ck.state.step;
     lastCheckpoint = resumedFrom = from;
   }
+  coll?.broadcast(model.params.data, 0);
   const start = { type: 'start' as const, task: spec.name, total_steps: total, steps_per_epoch: stepsPerEpoch, train_examples: N,
     init: `${init} (${initDir})`, params: model.numParameters() };
   emit(start);
   log.write({ ...start, kind: 'finetune', time: new Date().toISOString(), run_name: `${spec.name}-seed${seed}`,
-    total: { value: total, unit: 'ba' }, resumed_from: resumedFrom, global_batch: BS, microbatch: o.microbatchSize ?? BS, step: startStep });
+    total: { value: total, unit: 'ba' }, resumed_from: resumedFrom, global_batch: BS, microbatch: mbSize, step: startStep });
 
   const runEval = (step: number) => {
+    if (!isRoot) return;
     const e0 = performance.now();
     const metrics: Record<string, Record<string, number>> = {};
     evals.forEach((sp, i) => {
@@ -419,6 +433,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     loader: { epoch: Math.floor(step / stepsPerEpoch), position: (step % stepsPerEpoch) * BS },
     total: { value: total, unit: 'ba' }, elapsed_s: trainSeconds });
   const save = (step: number) => {
+    if (!isRoot) { lastCheckpoint = join(ckDir, `ba${step}`); return; }
     const c0 = performance.now();
     lastCheckpoint = saveCheckpoint(ckDir, model.params, opt, state(step), { task: spec.name, seed, model: o.model,
       evals: records, train_time_s: trainSeconds });
@@ -455,7 +470,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   let modelDir: string | null = null;
   if (o.save !== false) {
     modelDir = join(o.outDir, 'model');
-    savePretrained(model, modelDir);
+    if (isRoot) savePretrained(model, modelDir);
   }
   const result: FinetuneResult = {
     task: spec.name, seed, model: o.model, init, init_from: initDir,
@@ -466,8 +481,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     steps_per_epoch: stepsPerEpoch, total_steps: total, evals: records, final: records[records.length - 1],
     wall_time_s: (performance.now() - t0) / 1000, train_time_s: trainSeconds, model_dir: modelDir,
   };
-  writeFileAtomic(join(o.outDir, 'metrics.json'), JSON.stringify(result, null, 2) + '\n');
-  if (!o.keepCheckpointsAtEnd) rmSync(ckDir, { recursive: true, force: true });
+  if (isRoot) writeFileAtomic(join(o.outDir, 'metrics.json'), JSON.stringify(result, null, 2) + '\n');
+  if (!o.keepCheckpointsAtEnd && isRoot) rmSync(ckDir, { recursive: true, force: true });
+  coll?.barrier();
   log.write({ type: 'end', step: total, elapsed_s: trainSeconds, score: result.final?.score, model_dir: modelDir });
   return result;
 }

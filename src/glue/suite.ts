@@ -139,6 +139,8 @@ export async function runGlue(o: GlueSuiteOptions): Promise<GlueSuiteResult> {
   const tasks = GLUE_TASK_ORDER.filter((t) => wanted.includes(t) && found.includes(t));
   if (!tasks.length) throw new Error(`${dataDir}: none of the tasks ${wanted.join(', ')} has its train and dev files`);
   const plan = tasks.flatMap((t) => (o.seeds ?? glueTask(t).seeds).map((seed) => ({ task: t, seed })));
+  // Data-parallel (o.extra.collectives): every rank runs every fine-tuning; only rank 0 has the metrics and writes.
+  const isRoot = !o.extra?.collectives || o.extra.collectives.rank === 0;
   const rows: GlueTaskRow[] = [];
   let i = 0;
   for (const t of tasks) {
@@ -152,7 +154,11 @@ export async function runGlue(o: GlueSuiteOptions): Promise<GlueSuiteResult> {
         save: o.saveAll || t === 'mnli', onEvent: o.onEvent, warn: o.warn,
       }));
     }
-    rows.push(taskRow(t, results));
+    if (isRoot) rows.push(taskRow(t, results));
+  }
+  if (!isRoot) {
+    return { model: o.model, random_init: !!o.randomInit, rows, average: NaN, skipped, wall_time_s: (performance.now() - t0) / 1000,
+      deviations: [] };
   }
   const res: GlueSuiteResult = { model: o.model, random_init: !!o.randomInit, rows,
     average: mean(rows.filter((r) => r.in_average).map((r) => r.score)), skipped, wall_time_s: (performance.now() - t0) / 1000,

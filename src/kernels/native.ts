@@ -80,7 +80,7 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
   selectSmallest(scores: Float32Array, n: number, k: number, keep: Uint8Array): number;
 }
 
-function packageRoot(): string {
+export function packageRoot(): string {
   // dist/src/kernels/native.js -> package root is three levels up; src/kernels/native.ts (ts-node style) two.
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {

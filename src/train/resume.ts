@@ -13,6 +13,8 @@ export interface ResumeFingerprint {
   num_samples: number;
   /** MLM masking rate (pretraining); absent for fine-tuning. */
   mlm_probability?: number;
+  /** Data-parallel ranks (or emulated gradient shards) the gradient was summed over; absent in older checkpoints. */
+  gradient_shards?: number;
 }
 
 /** A fingerprint with its fields in a fixed order (for state.json). */
@@ -20,6 +22,7 @@ export function resumeFingerprint(f: ResumeFingerprint): ResumeFingerprint {
   const out: ResumeFingerprint = { microbatch_size: f.microbatch_size, global_batch_size: f.global_batch_size,
     shuffle: f.shuffle, num_samples: f.num_samples };
   if (f.mlm_probability !== undefined) out.mlm_probability = f.mlm_probability;
+  if (f.gradient_shards !== undefined) out.gradient_shards = f.gradient_shards;
   return out;
 }
 
@@ -30,6 +33,9 @@ const WHAT: Record<string, string> = {
   shuffle: 'shuffling (data order)',
   num_samples: 'number of training samples (data order)',
   mlm_probability: 'mlm_probability (masking)',
+  gradient_shards: 'number of ranks (each rank sums its microbatches, then the ranks are summed in rank order, so ' +
+    'another number of ranks rounds the gradient differently and the run would not continue bit for bit; use the ' +
+    "checkpoint's number of ranks, or 'gradientShards' in one process)",
 };
 
 /**

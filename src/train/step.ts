@@ -15,12 +15,20 @@
  *
  * Dropout masks are keyed by `(seed, dropoutBase + microbatch)`, so a step is a pure function of the weights, the
  * optimizer state, the batch and that counter.
+ *
+ * Data parallelism (src/distributed/collectives.ts): with `collectives`, rank k runs only its shard of the
+ * microbatches (by global index, so masks and dropout streams do not depend on the number of ranks) and the
+ * gradient buffer is summed across ranks in rank order between the last microbatch and the norm; the loss and target
+ * counts are summed for the log. With `gradientShards: P` a single process does the same arithmetic: each shard is
+ * accumulated into its own buffer and the buffers are added in shard order, so it reproduces a P-rank run bit for
+ * bit. The default (one shard, no collectives) is the plain accumulation.
  */
 import type { Kernels } from '../kernels/types.js';
 import type { ParamStore } from '../model/params.js';
 import type { PaddedBatch } from '../model/batch.js';
 import type { DecoupledAdamW } from './decoupled_adamw.js';
 import type { Linear } from '../model/layers/linear.js';
+import { shardRange, type Collectives } from '../distributed/collectives.js';
 
 /** What the step needs of a model (both MaskedLMModel and SequenceClassificationModel are). */
 export interface TrainableModel {
@@ -50,6 +58,14 @@ export interface TrainingStepOptions {
   seed: number;
   /** Where the labels live: 'token' (`[B * S]`) or 'sequence' (`[B]`). */
   labels: 'token' | 'sequence';
+  /**
+   * Single process: accumulate the microbatches in this many shards, each into its own gradient buffer, then add the
+   * buffers in shard order (the arithmetic of that many ranks; P - 1 extra gradient buffers). Default 1: plain
+   * accumulation. Must equal `collectives.size` when both are given.
+   */
+  gradientShards?: number;
+  /** Data-parallel ranks: run this rank's shard, then sum gradients, loss and targets over the ranks. */
+  collectives?: Collectives | null;
 }
 
 /** What one step did. */
@@ -60,6 +76,16 @@ export interface StepResult {
   gradNorm: number;
   /** Targets seen (MLM: masked tokens; classification: sequences). */
   targets: number;
+}
+
+/** The number of gradient shards a step uses: the ranks, else `gradientShards`, else 1. */
+export function shardCount(o: Pick<TrainingStepOptions, 'gradientShards' | 'collectives'>): number {
+  const P = o.gradientShards ?? o.collectives?.size ?? 1;
+  if (!(Number.isInteger(P) && P >= 1)) throw new Error(`gradientShards must be an integer >= 1, got ${P}`);
+  if (o.collectives && o.collectives.size !== P) {
+    throw new Error(`gradientShards (${P}) must equal the number of ranks (${o.collectives.size}) in a distributed run`);
+  }
+  return P;
 }
 
 /** Thrown when the loss or gradient norm is NaN or infinite. */
@@ -73,10 +99,16 @@ export class TrainingDivergedError extends Error {
 }
 
 export class TrainingStep {
+  /** Gradient shards (ranks, or emulated ranks in one process). */
+  readonly shards: number;
+  /** Extra gradient buffers of shards 1..P-1 (single-process emulation only). */
+  private shardGrads: ParamStore[] = [];
+
   constructor(readonly model: TrainableModel, readonly optimizer: DecoupledAdamW, readonly o: TrainingStepOptions) {
     if (!(Number.isInteger(o.microbatchSize) && o.microbatchSize >= 1)) {
       throw new Error(`microbatch size must be an integer >= 1, got ${o.microbatchSize}`);
     }
+    this.shards = shardCount(o);
   }
 
   /** Number of microbatches of a global batch of `rows` rows. */
@@ -85,16 +117,53 @@ export class TrainingStep {
   }
 
   /**
-   * Forward + backward of one global batch with microbatch accumulation into `model.grads` (zeroed first).
+   * Forward + backward of one global batch with microbatch accumulation into `model.grads` (zeroed first). With
+   * shards (see the top), each shard's microbatches go to its own buffer, or to this rank, and the shards are summed
+   * in order into `model.grads`; the returned loss and targets are then the global ones.
    * @param dropoutBase dropout counter of the first microbatch (the trainers pass `step * microbatches`).
    * @returns the weighted loss and the targets.
    */
   accumulate(batch: LabelledBatch, dropoutBase: number): { loss: number; targets: number } {
+    const { model, o, shards: P } = this;
+    const M = this.microbatches(batch.batch);
+    const c = o.collectives;
+    if (c) {
+      const g = model.zeroGrad();
+      const part = this.accumulateRange(batch, dropoutBase, ...shardRange(M, c.rank, P));
+      c.allreduceSum(g.data);
+      const [loss, targets] = c.sumF64(Float64Array.of(part.loss, part.targets));
+      return { loss, targets };
+    }
+    if (P === 1) {
+      model.zeroGrad();
+      return this.accumulateRange(batch, dropoutBase, 0, M);
+    }
+    const g0 = model.zeroGrad();
+    while (this.shardGrads.length < P - 1) this.shardGrads.push(model.params.zerosLike());
+    let loss = 0, targets = 0;
+    try {
+      for (let k = 0; k < P; k++) {
+        model.grads = k === 0 ? g0 : this.shardGrads[k - 1];
+        if (k > 0) model.grads.data.fill(0);
+        const part = this.accumulateRange(batch, dropoutBase, ...shardRange(M, k, P));
+        loss += part.loss; targets += part.targets;
+      }
+    } finally {
+      model.grads = g0;
+    }
+    // g0 = ((g0 + g1) + g2) + ...: axpby forms 1*x + 1*y in float64 and rounds once to float32, which equals the
+    // float32 sum the MPI all-reduce computes (double rounding is harmless for + since 53 >= 2 * 24 + 2).
+    for (const gk of this.shardGrads.slice(0, P - 1)) model.k.axpby(g0.data.length, 1, gk.data, 1, g0.data);
+    return { loss, targets };
+  }
+
+  /** Accumulates microbatches [m0, m1) of the global batch into `model.grads` (not zeroed); m is the global index. */
+  private accumulateRange(batch: LabelledBatch, dropoutBase: number, m0: number, m1: number): { loss: number; targets: number } {
     const { model, o } = this;
     const B = batch.batch, S = batch.seqlen, mb = o.microbatchSize;
-    model.zeroGrad();
     let loss = 0, targets = 0;
-    for (let r0 = 0, m = 0; r0 < B; r0 += mb, m++) {
+    for (let m = m0; m < m1; m++) {
+      const r0 = m * mb;
       const rows = Math.min(mb, B - r0);
       const sl = (a: Int32Array) => a.subarray(r0 * S, (r0 + rows) * S);
       const labels = o.labels === 'token' ? (batch.labels as Int32Array).subarray(r0 * S, (r0 + rows) * S)

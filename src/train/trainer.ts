@@ -19,6 +19,13 @@
  *
  * A wall-clock `max_duration` (`10min`) is converted once into batches by timing a few forward/backward passes
  * (`0.9 * budget / seconds per step`); the result is saved in checkpoints so a resumed run keeps the same schedule.
+ *
+ * Data parallel (`collectives`, e.g. under `mpirun`): every rank builds the same global batches and runs its shard
+ * of the microbatches (see src/distributed/collectives.ts); the weights are broadcast from rank 0 at the start;
+ * rank 0 alone logs, evaluates, writes checkpoints and exports the model, and every rank resumes from the same
+ * checkpoint. The number of ranks is recorded in checkpoints (`gradient_shards`): the gradient is summed per rank
+ * and then across ranks, so another number of ranks rounds differently and is refused on resume unless
+ * `allowResumeMismatch`.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { EventLog } from './event_log.js';
@@ -40,13 +47,16 @@ import type { TrainConfig } from './config.js';
 import { SpeedWindow, trainingFlops } from './metrics.js';
 import { linearDecayWithWarmup } from './schedule.js';
 import { toBatches, wallSeconds, type BatchContext } from './time.js';
+import type { Collectives } from '../distributed/collectives.js';
 
 /** One line of the run's JSONL log, also passed to `onEvent`. */
 export type TrainEvent =
   | { type: 'start'; time: string; run_name: string; params: number; total: TrainerState['total']; resumed_from: string | null;
-      global_batch: number; microbatch: number; peak_flops: number; step: number }
+      global_batch: number; microbatch: number; peak_flops: number; step: number; ranks?: number }
   | { type: 'step'; step: number; samples: number; tokens: number; loss: number; lr: number; grad_norm: number;
-      step_s: number; tokens_per_s: number; mfu: number; elapsed_s: number; total: number; progress: number; eta_s: number }
+      step_s: number; tokens_per_s: number; mfu: number; elapsed_s: number; total: number; progress: number; eta_s: number;
+      /** Seconds in collectives during the step (data-parallel runs only). */
+      comm_s?: number }
   | { type: 'eval'; step: number; loss: number; accuracy: number; num_targets: number; batches: number; seconds: number }
   | { type: 'checkpoint'; step: number; dir: string; seconds: number; removed: string[] }
   | { type: 'warning'; message: string }
@@ -88,6 +98,10 @@ export interface TrainerOptions {
    * streams then differ from an uninterrupted run). Default false: such a resume is refused.
    */
   allowResumeMismatch?: boolean;
+  /** Data-parallel ranks (see the top); null/absent: one process. */
+  collectives?: Collectives | null;
+  /** One process summing the gradient in this many shards, as that many ranks would (default 1; see TrainingStep). */
+  gradientShards?: number;
 }
 
 /** What {@link Trainer.fit} returns. */
@@ -116,14 +130,21 @@ export class Trainer {
   private readonly microbatches: number;
   /** The one training step (microbatches, clipping, AdamW). */
   readonly stepper: TrainingStep;
+  /** Rank 0 or a single process: the one that logs, evaluates and writes. */
+  readonly isRoot: boolean;
+  private readonly coll: Collectives | null;
 
   constructor(private readonly opts: TrainerOptions) {
     const c = this.config = opts.config;
+    this.coll = opts.collectives ?? null;
+    this.isRoot = !this.coll || this.coll.rank === 0;
     this.runDir = resolve(opts.runDir);
     mkdirSync(this.runDir, { recursive: true });
-    this.log = new EventLog(opts.log ?? true ? join(this.runDir, 'log.jsonl') : null);
-    const repaired = repairRunLog(join(this.runDir, 'log.jsonl'));
-    if (repaired.message) this.pending.push(repaired.message);
+    this.log = new EventLog((opts.log ?? true) && this.isRoot ? join(this.runDir, 'log.jsonl') : null);
+    if (this.isRoot) {
+      const repaired = repairRunLog(join(this.runDir, 'log.jsonl'));
+      if (repaired.message) this.pending.push(repaired.message);
+    }
     this.checkpointDir = c.save_folder ? resolve(this.runDir, c.save_folder.replaceAll('{run_name}', c.run_name)) : join(this.runDir, 'checkpoints');
     this.model = new MosaicBertForMaskedLM(c.model, { initSeed: c.seed, kernels: opts.kernels });
     if (c.pretrained_checkpoint) {
@@ -132,8 +153,14 @@ export class Trainer {
     }
     this.optimizer = new DecoupledAdamW(this.model.params, c.optimizer, this.model.k);
     this.stepper = new TrainingStep(this.model, this.optimizer, { microbatchSize: c.device_train_microbatch_size,
-      gradClipNorm: c.grad_clip_norm, seed: c.seed, labels: 'token' });
+      gradClipNorm: c.grad_clip_norm, seed: c.seed, labels: 'token', collectives: this.coll, gradientShards: opts.gradientShards });
     this.microbatches = this.stepper.microbatches(c.global_train_batch_size);
+    const P = this.stepper.shards;
+    if (c.global_train_batch_size % (c.device_train_microbatch_size * P) !== 0) {
+      throw new Error(`global_train_batch_size (${c.global_train_batch_size}) must be a multiple of device_train_microbatch_size ` +
+        `(${c.device_train_microbatch_size}) x ${P} ${this.coll ? 'ranks' : 'gradient shards'}, so that every rank runs the same ` +
+        'number of whole microbatches');
+    }
     if (opts.train.max_seq_len > c.max_seq_len) {
       throw new Error(`train data has samples of ${opts.train.max_seq_len} tokens, max_seq_len is ${c.max_seq_len}`);
     }
@@ -161,9 +188,12 @@ export class Trainer {
       this.resumedFrom = from;
       this.lastCheckpoint = from;
     }
+    // Every rank starts from rank 0's weights (the same seed or files give the same bits; this makes it certain).
+    this.coll?.broadcast(this.model.params.data, 0);
   }
 
   private emit(e: TrainEvent): void {
+    if (!this.isRoot) return;
     this.log.write(e);
     this.opts.onEvent?.(e);
   }
@@ -188,7 +218,7 @@ export class Trainer {
     const c = this.config;
     return resumeFingerprint({ microbatch_size: c.device_train_microbatch_size,
       global_batch_size: c.global_train_batch_size, shuffle: c.train.shuffle, num_samples: this.opts.train.num_samples,
-      mlm_probability: c.train.mlm_probability });
+      mlm_probability: c.train.mlm_probability, gradient_shards: this.stepper.shards });
   }
 
   /**
@@ -248,7 +278,9 @@ export class Trainer {
       times.push((performance.now() - t0) / 1000);
     }
     this.model.zeroGrad();
-    const perStep = (times[1] + times[2]) / 2 * 1.02;   // + the optimizer step
+    let perStep = (times[1] + times[2]) / 2 * 1.02;   // + the optimizer step
+    // Ranks time differently: rank 0's measurement decides for all (the others add 0).
+    if (this.coll) perStep = this.coll.sumF64(Float64Array.of(this.isRoot ? perStep : 0))[0];
     const total = Math.max(1, Math.floor(0.9 * budget / perStep));
     this.state.total = { value: total, unit: 'ba' };
     this.emit({ type: 'calibrate', seconds_per_step: perStep, budget_s: budget, total_batches: total });
@@ -285,6 +317,10 @@ export class Trainer {
   }
 
   private save(): void {
+    if (!this.isRoot) {
+      this.lastCheckpoint = join(this.checkpointDir, `ba${this.state.step}`);
+      return;
+    }
     const t0 = performance.now();
     this.state.optimizer_t = this.optimizer.t;
     const dir = saveCheckpoint(this.checkpointDir, this.model.params, this.optimizer, this.state, this.config);
@@ -319,9 +355,9 @@ export class Trainer {
     const params = this.model.numParameters();
     this.emit({ type: 'start', time: new Date().toISOString(), run_name: c.run_name, params, total: st.total,
       resumed_from: this.resumedFrom, global_batch: c.global_train_batch_size, microbatch: c.device_train_microbatch_size,
-      peak_flops: c.mfu_peak_flops, step: st.step });
+      peak_flops: c.mfu_peak_flops, step: st.step, ...(this.coll ? { ranks: this.coll.size } : {}) });
     for (const message of this.pending.splice(0)) this.emit({ type: 'warning', message });
-    writeFileAtomic(join(this.runDir, 'config.json'), JSON.stringify(c, null, 1) + '\n');
+    if (this.isRoot) writeFileAtomic(join(this.runDir, 'config.json'), JSON.stringify(c, null, 1) + '\n');
     const loader = this.trainLoader();
     const speed = new SpeedWindow(c.speed_window);
     const losses = new Map<number, number>();
@@ -330,6 +366,7 @@ export class Trainer {
     const tStart = performance.now(), elapsed0 = st.elapsed_s;
     while (!done()) {
       const t0 = performance.now();
+      const comm0 = this.coll?.seconds ?? 0;
       const lr = this.lrAt(st);
       const batch = loader.next();
       const step = st.step + 1;
@@ -349,9 +386,9 @@ export class Trainer {
         : (st.total.value - step) * (runS / losses.size);
       this.emit({ type: 'step', step, samples: st.samples, tokens: st.tokens, loss, lr, grad_norm: gnorm, step_s: stepS,
         tokens_per_s: r.tokensPerS, mfu: r.flopsPerS / c.mfu_peak_flops, elapsed_s: st.elapsed_s, total: st.total.value,
-        progress, eta_s: eta });
+        progress, eta_s: eta, ...(this.coll ? { comm_s: this.coll.seconds - comm0 } : {}) });
       const hook = this.opts.onStep?.(step, this);
-      if (evalEvery && step % evalEvery === 0) {
+      if (evalEvery && step % evalEvery === 0 && this.isRoot) {
         const e0 = performance.now();
         lastEval = this.evaluate();
         lastEvalStep = step;
@@ -361,7 +398,7 @@ export class Trainer {
       await yieldToLoop();
       if (hook === 'stop') { stopped = true; break; }
     }
-    if (!stopped) {
+    if (!stopped && this.isRoot) {
       if (this.opts.val && lastEvalStep !== st.step) {
         const e0 = performance.now();
         lastEval = this.evaluate();
@@ -369,8 +406,10 @@ export class Trainer {
       }
     }
     if (!this.lastCheckpoint?.endsWith(`ba${st.step}`) || !existsSync(join(this.checkpointDir, `ba${st.step}`))) this.save();
-    removeIncompleteCheckpoints(this.checkpointDir);
-    const modelDir = this.exportModel();
+    if (this.isRoot) removeIncompleteCheckpoints(this.checkpointDir);
+    const modelDir = this.isRoot ? this.exportModel() : join(this.runDir, 'model');
+    // No rank leaves before rank 0 has written the last checkpoint and the model (a resume may follow at once).
+    this.coll?.barrier();
     this.emit({ type: 'end', step: st.step, samples: st.samples, tokens: st.tokens, elapsed_s: st.elapsed_s, eval: lastEval, model_dir: modelDir });
     return { state: st, losses, eval: lastEval, modelDir, stopped };
   }
