@@ -10,6 +10,7 @@ import { registerEmbed } from './embed.js';
 import { registerClassify } from './classify.js';
 import { registerFinetune } from './finetune.js';
 import { registerGlue } from './glue.js';
+import { registerServe } from './serve.js';
 
 const program = new Command();
 program
@@ -26,6 +27,7 @@ registerEmbed(program);
 registerClassify(program);
 registerFinetune(program);
 registerGlue(program);
+registerServe(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`mosaicbert: ${e instanceof Error ? e.message : String(e)}`);
