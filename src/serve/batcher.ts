@@ -75,6 +75,11 @@ interface QueuedItem {
   payload: unknown;
 }
 
+/** The error of a request whose client went away (status 499, as nginx logs it; nobody reads the body). */
+function clientClosed(): ServeError {
+  return new ServeError(499, 'Validation', 'client closed the connection', null, 'client_closed');
+}
+
 export class Batcher {
   private queue: QueuedItem[] = [];
   private running = false;
@@ -107,7 +112,7 @@ export class Batcher {
       throw new ServeError(429, 'Overloaded', `model is overloaded: ${this.jobs} requests in flight (limit ` +
         `${this.opts.maxRequests}); retry later`, null, 'queue_full', this.retryAfterS());
     }
-    if (signal?.aborted) return Promise.reject(new Error('client closed the connection'));
+    if (signal?.aborted) return Promise.reject(clientClosed());
     this.jobs++;
     return new Promise<JobResult<R>>((resolve, reject) => {
       const job: Job = {
@@ -118,7 +123,7 @@ export class Batcher {
       const timer = setTimeout(() => this.finish(job, new ServeError(503, 'Overloaded',
         `request timed out after ${this.opts.timeoutMs} ms (queue too long); retry later`, null, 'timeout',
         this.retryAfterS())), this.opts.timeoutMs);
-      const onAbort = () => this.finish(job, new Error('client closed the connection'));
+      const onAbort = () => this.finish(job, clientClosed());
       signal?.addEventListener('abort', onAbort, { once: true });
       job.cleanup = () => { clearTimeout(timer); signal?.removeEventListener('abort', onAbort); };
       items.forEach((it, index) => {

@@ -133,6 +133,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : `req-${++nextId}`;
     },
+    forceCloseConnections: 'idle',
     ajv: { customOptions: { allowUnionTypes: true, coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: false } },
   });
   const notes = new WeakMap<FastifyRequest, RequestNote>();
@@ -153,7 +154,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     const se = new ServeError(404, 'Validation', `no route ${req.method} ${req.url.split('?')[0]}`, null, 'not_found');
     reply.code(404).send(isOpenAiRoute(req.url) ? openAiErrorBody(se) : teiErrorBody(se));
   });
+  let activeRequests = 0;
   app.addHook('onRequest', async (_req, reply) => {
+    activeRequests++;
+    reply.raw.once('close', () => { activeRequests--; });
     if (draining) reply.header('Connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
@@ -167,6 +171,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       ...(errors.has(req) ? { error: errors.get(req) } : {}),
     });
   });
+  // JSON only: a text/plain body is a 415, not a string to validate.
+  app.removeContentTypeParser('text/plain');
   registerRoutes(app, {
     engine, batcher, metrics, maxClientBatchSize, maxConcurrentRequests,
     maxBatchRequests: maxBatchRequests ?? null, modelId: o.modelId ?? o.model,
@@ -184,6 +190,13 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     draining = true;
     let timer: NodeJS.Timeout | undefined;
     const closed = app.close().then(() => true);
+    // fastify closes the connections idle when close() starts; a keep-alive connection whose request finishes
+    // later, or one opened without a request yet, would hold the close until the client drops it: once no
+    // request is in progress, every connection is closed.
+    const sweep = setInterval(() => {
+      if (activeRequests === 0) app.server.closeAllConnections(); else app.server.closeIdleConnections();
+    }, 50);
+    void closed.finally(() => clearInterval(sweep));
     const late = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), graceMs); });
     const ok = await Promise.race([closed, late]);
     clearTimeout(timer);
