@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { runKernelBench } from '../bench/kernels.js';
 import { registerBenchLong } from './bench_long.js';
 import { runOnnxBench } from '../bench/onnx.js';
+import { registerBenchServe } from './bench_serve.js';
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('Benchmarks (results written to bench/RESULTS.md)');
@@ -16,6 +17,7 @@ export function registerBench(program: Command): void {
       await runKernelBench({ quick: o.quick, threads: o.threads ? Number(o.threads) : undefined, out: o.out });
     });
   registerBenchLong(bench);
+  registerBenchServe(bench);
   bench
     .command('onnx')
     .description('Base-sized encoder inference vs ONNX Runtime (onnxruntime-node dev dependency), same weights: ' +

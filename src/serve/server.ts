@@ -128,7 +128,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const app = Fastify({
     logger: false,
     bodyLimit: payloadLimit,
-    return503OnClosing: true,
+    // Requests arriving while draining get our own 503 (TEI / OpenAI shape) from the onRequest hook below.
+    return503OnClosing: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : `req-${++nextId}`;
@@ -158,7 +159,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   app.addHook('onRequest', async (_req, reply) => {
     activeRequests++;
     reply.raw.once('close', () => { activeRequests--; });
-    if (draining) reply.header('Connection', 'close');
+    if (draining) {
+      reply.header('Connection', 'close');
+      throw new ServeError(503, 'Unhealthy', 'server is shutting down; retry on another instance', null, 'shutting_down', 1);
+    }
   });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
