@@ -6,7 +6,7 @@
  * exported to ONNX by src/interop/onnx_export.ts (`onnx/model.onnx`) and a `tokenizer.json` for transformers.js.
  *
  * Servers, each its own process, all started before the first run so every case measures the three back to back:
- * (a) `mosaicbert serve` (dynamic unpadded batching, `--max-batch-tokens 16384`);
+ * (a) `mosaicbert serve` (dynamic unpadded batching, `--max-batch-tokens` from the options, default 2048);
  * (b) `mosaicbert serve --max-batch-requests 1` (one input at a time: no batching);
  * (c) the transformers.js peer (src/bench/serve_peer.ts): the same fastify route, schema and pooling on
  *     `@huggingface/transformers` + onnxruntime-node, one model call per request.
@@ -15,8 +15,9 @@
  * each run the bench waits until the server has no request in progress. Latencies are those of the completed 2xx
  * responses (requests still open when a run ends are not counted); requests/s = completed 2xx / duration.
  *
- * Overload: a fresh (a) with `--max-concurrent-requests 32` is offered 4x the requests/s that (a) sustained at 32
- * connections on 16-token inputs (autocannon `overallRate`, 128 connections): counted are 2xx, 429, every other
+ * Overload: a fresh (a) with `--max-concurrent-requests 32` first runs 32 connections of 16-token inputs (its
+ * capacity, measured just before since the machine is shared), then is offered 4x that many requests/s
+ * (autocannon `overallRate`, 128 connections): counted are 2xx, 429, every other
  * status and socket error / timeout; p50/p99 of the admitted (2xx) requests; the server's resident memory (VmRSS)
  * sampled every 250 ms.
  */
@@ -42,6 +43,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export interface ServeBenchOptions {
   /** Measured seconds per case (default 6). */
   duration: number;
+  /** Token budget of (a)'s batches (default 2048). */
+  maxBatchTokens: number;
   /** Threads of every engine (default 2). */
   threads: number;
   /** Results file (section 'serve'). */
@@ -201,7 +204,7 @@ export async function runServeBench(opts: ServeBenchOptions): Promise<ServeBench
 
     const env = { ...process.env, MOSAICBERT_NUM_THREADS: String(opts.threads) };
     const bin = join(root, 'bin', 'mosaicbert.js');
-    const serveArgs = ['serve', '--model', dir, '--port', '0', '--max-batch-tokens', '16384'];
+    const serveArgs = ['serve', '--model', dir, '--port', '0', '--max-batch-tokens', String(opts.maxBatchTokens)];
     t = performance.now();
     const specs: Array<[string, string[]]> = [
       ['(a) mosaicbert serve, dynamic batching', [bin, ...serveArgs]],
@@ -236,12 +239,15 @@ export async function runServeBench(opts: ServeBenchOptions): Promise<ServeBench
     for (const ch of children.splice(0)) await ch.stop();
 
     // Overload: 4x the sustained rate of (a) at 32 connections, 16 tokens, against a bounded queue.
-    const cap = rows.find((r) => r.server.startsWith('(a)') && r.tokens === 16 && r.connections === 32)!.rps;
-    const maxConc = 32, rate = Math.max(1, Math.round(4 * cap)), overSeconds = Math.max(10, 2 * opts.duration);
+    // Capacity measured on the overload server itself just before (the machine is shared: load drifts).
+    const maxConc = 32, overSeconds = Math.max(10, 2 * opts.duration);
     const over = await spawnServer([bin, ...serveArgs, '--max-concurrent-requests', String(maxConc)], env, 'overload server');
     children.push(over);
     await load(over.url, bodies.get(16)!, 8, 1);
     await waitIdle(over, false);
+    const capRun = await load(over.url, bodies.get(16)!, 32, Math.max(4, Math.round(opts.duration / 2)));
+    await waitIdle(over, false);
+    const cap = capRun.ok / capRun.seconds, rate = Math.max(1, Math.round(4 * cap));
     const rss: number[] = [rssMiB(over.proc.pid!)];
     const sampler = setInterval(() => rss.push(rssMiB(over.proc.pid!)), 250);
     const o = await load(over.url, bodies.get(16)!, 128, overSeconds, rate);
@@ -276,7 +282,7 @@ export async function runServeBench(opts: ServeBenchOptions): Promise<ServeBench
       'Model: MosaicBERT-base shape (`mosaic-bert-base` preset: 12 layers, hidden 768, 12 heads, GeGLU 3072, vocab ' +
       '30528), random init seed 1234; (c) runs the same weights exported by `src/interop/onnx_export.ts`. Every ' +
       'request is `POST /embed` with one input of exactly 16 or 128 tokens; mean pooling, L2-normalized. ' +
-      `(a) \`mosaicbert serve --max-batch-tokens 16384\`; (b) the same with \`--max-batch-requests 1\`; (c) ` +
+      `(a) \`mosaicbert serve --max-batch-tokens ${opts.maxBatchTokens}\`; (b) the same with \`--max-batch-requests 1\`; (c) ` +
       '`src/bench/serve_peer.ts`: the same fastify route and schema calling the transformers.js model per request ' +
       '(no cross-request batching, concurrent session runs). 1 s warm-up at one connection per server and input ' +
       'length, then each case ' +
@@ -286,8 +292,9 @@ export async function runServeBench(opts: ServeBenchOptions): Promise<ServeBench
       'that finished within the run). Ours log one JSON line per request (to a pipe the bench reads); the peer logs ' +
       'nothing.\n\n' + table + '\n\n' +
       `At 32 connections, (a) against (c): ${ratio(16, 32)}; ${ratio(128, 32)}.\n\n` +
-      `Overload: a fresh (a) with \`--max-concurrent-requests ${maxConc}\` offered ${rate} req/s (4x the ${f1(cap)} ` +
-      `req/s (a) sustained at 32 connections on 16 tokens) from 128 connections for ${overSeconds} s: ${total} ` +
+      `Overload: a fresh (a) with \`--max-concurrent-requests ${maxConc}\` sustained ${f1(cap)} req/s at 32 connections ` +
+      `on 16 tokens (${capRun.seconds} s, just before), then was offered 4x that, ${rate} req/s, from 128 connections for ` +
+      `${overSeconds} s: ${total} ` +
       `responses, **${o.ok} 2xx, ${s429} 429, ${other} other statuses, ${o.errors} socket errors, ${o.timeouts} timeouts**; ` +
       `admitted (2xx) latency p50 ${f0(o.p50)} ms, p99 ${f0(o.p99)} ms, max ${f0(o.max)} ms (queue bound ` +
       `${maxConc} requests / ${f1(cap)} req/s = ${f0(bound)} ms); server RSS ${f0(rss[0])} MiB before, max ` +

@@ -20,7 +20,11 @@ export interface ServeOptions {
   port?: number;
   /** Weights' dtype: only 'fp32' exists today ('q8' is refused with an Error until the INT8 kernels land). */
   dtype?: string;
-  /** Token budget of one batch (default 16384). */
+  /**
+   * Token budget of one batch (default 2048: about 3 s of MosaicBERT-base compute on 2 cores; a batch's requests
+   * all wait for it, and past ~2k tokens throughput grows little — bench/RESULTS.md 'onnx': 525 tok/s at 1 x 128,
+   * 758 at 3,163 tokens. TEI's GPU default, 16384, would be ~20 s of CPU per batch).
+   */
   maxBatchTokens?: number;
   /** Most inputs in one batch (default: no limit but the tokens); 1 turns dynamic batching off. */
   maxBatchRequests?: number;
@@ -102,7 +106,7 @@ export function toServeError(err: unknown, payloadLimit: number): ServeError {
  */
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   checkDtype(o.dtype);
-  const maxBatchTokens = positive('--max-batch-tokens', o.maxBatchTokens ?? 16384);
+  const maxBatchTokens = positive('--max-batch-tokens', o.maxBatchTokens ?? 2048);
   const maxBatchRequests = o.maxBatchRequests === undefined ? undefined : positive('--max-batch-requests', o.maxBatchRequests);
   const maxConcurrentRequests = positive('--max-concurrent-requests', o.maxConcurrentRequests ?? 512);
   const maxClientBatchSize = positive('--max-client-batch-size', o.maxClientBatchSize ?? 32);
