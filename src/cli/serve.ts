@@ -25,7 +25,7 @@ export function registerServe(program: Command): void {
     .option('--max-batch-tokens <n>', 'tokens per batch (unpadded; a CPU default: ~3 s of base-model compute on 2 cores)', '2048')
     .option('--max-batch-requests <n>', 'inputs per batch (1: one input at a time, no dynamic batching)')
     .option('--max-concurrent-requests <n>', 'requests admitted at once (queued or running); more get 429', '512')
-    .option('--max-input-length <n>', 'longest input in tokens (default: config alibi_starting_size)')
+    .option('--max-input-length <n>', 'longest input in tokens (default: config alibi_starting_size, at most --max-batch-tokens)')
     .option('--max-client-batch-size <n>', 'most inputs in one request', '32')
     .option('--request-timeout <ms>', 'per-request deadline (503 after it)', '30000')
     .option('--payload-limit <bytes>', 'largest request body (413 above it)', '2000000')
