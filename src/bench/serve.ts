@@ -11,7 +11,7 @@
  * (c) the transformers.js peer (src/bench/serve_peer.ts): the same fastify route, schema and pooling on
  *     `@huggingface/transformers` + onnxruntime-node, one model call per request.
  * Every engine gets the same thread count. Cases: inputs of exactly 16 and 128 tokens ([CLS]/[SEP] included), at
- * 1, 8 and 32 connections, `duration` s each (after a 1 s warm-up at one connection per server and length); after
+ * 1, 8 and 32 connections, `duration` s each (3x for 128 tokens) (after a 1 s warm-up at one connection per server and length); after
  * each run the bench waits until the server has no request in progress. Latencies are those of the completed 2xx
  * responses (requests still open when a run ends are not counted); requests/s = completed 2xx / duration.
  *
@@ -41,7 +41,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** Options of {@link runServeBench}. */
 export interface ServeBenchOptions {
-  /** Measured seconds per case (default 6). */
+  /** Measured seconds per 16-token case (default 6); 128-token cases run 3x as long, so that a run holds several
+   * of their longer batches. */
   duration: number;
   /** Token budget of (a)'s batches (default 2048). */
   maxBatchTokens: number;
@@ -226,7 +227,7 @@ export async function runServeBench(opts: ServeBenchOptions): Promise<ServeBench
       for (const c of [1, 8, 32]) {
         for (let s = 0; s < specs.length; s++) {
           const peer = s === 2;
-          const r = await load(children[s].url, bodies.get(n)!, c, opts.duration);
+          const r = await load(children[s].url, bodies.get(n)!, c, n >= 128 ? 3 * opts.duration : opts.duration);
           await waitIdle(children[s], peer);
           const failed = Object.entries(r.status).filter(([k]) => !k.startsWith('2')).reduce((a, [, v]) => a + v, 0) + r.errors;
           const row = { server: specs[s][0], tokens: n, connections: c, rps: r.ok / r.seconds, p50: r.p50, p99: r.p99, ok: r.ok, failed };
@@ -286,7 +287,8 @@ export async function runServeBench(opts: ServeBenchOptions): Promise<ServeBench
       '`src/bench/serve_peer.ts`: the same fastify route and schema calling the transformers.js model per request ' +
       '(no cross-request batching, concurrent session runs). 1 s warm-up at one connection per server and input ' +
       'length, then each case ' +
-      `${opts.duration} s (the next starts once the server has no request in progress: the peer keeps computing for ` +
+      `${opts.duration} s for 16 tokens, ${3 * opts.duration} s for 128 (a run must hold several batches: a 2048-token ` +
+      'batch of base takes seconds here; the next starts once the server has no request in progress: the peer keeps computing for ' +
       'closed clients); requests/s = completed 2xx per second; p50/p99 over completed 2xx responses (requests ' +
       'still open at the end of a run are not counted, so with long queues the percentiles are those of the requests ' +
       'that finished within the run). Ours log one JSON line per request (to a pipe the bench reads); the peer logs ' +
