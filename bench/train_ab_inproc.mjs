@@ -6,7 +6,7 @@
 //
 //   node bench/train_ab_inproc.mjs --a ../old --b . --data runs/.cache/prepared-<hash> --steps 12
 import { join, resolve } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, x, i, a) => (x.startsWith('--') ? [...acc, [x.slice(2), a[i + 1]]] : acc), []));
 const trees = { A: resolve(args.a), B: resolve(args.b) };

@@ -4,6 +4,7 @@ import { KERNEL_BENCH_FAMILIES, type KernelBenchFamily, runKernelBench } from '.
 import { registerBenchLong } from './bench_long.js';
 import { runOnnxBench } from '../bench/onnx.js';
 import { intOpt } from './finetune.js';
+import { registerBenchServe } from './bench_serve.js';
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('Benchmarks (results written to bench/RESULTS.md)');
@@ -25,6 +26,7 @@ export function registerBench(program: Command): void {
       await runKernelBench({ quick: o.quick, threads: intOpt(o.threads, '--threads', 1, 1024), out: o.out, only });
     });
   registerBenchLong(bench);
+  registerBenchServe(bench);
   bench
     .command('onnx')
     .description('Base-sized encoder inference vs ONNX Runtime (onnxruntime-node dev dependency), same weights: ' +

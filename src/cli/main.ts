@@ -15,6 +15,7 @@ import { debugRequested, installCliErrorHandlers, reportCliError } from './error
 import { checkKernelEnv } from '../kernels/native.js';
 import { registerPrune } from './prune.js';
 import { abortDistributed } from './distributed.js';
+import { registerServe } from './serve.js';
 
 const program = new Command();
 program
@@ -37,6 +38,7 @@ registerFinetune(program);
 registerGlue(program);
 registerQuantize(program);
 registerPrune(program);
+registerServe(program);
 
 program.parseAsync(process.argv.filter((a, i) => i < 2 || a !== '--debug')).catch((e: unknown) => {
   abortDistributed(e instanceof Error ? e.message : String(e), 2);

@@ -1,0 +1,178 @@
+/**
+ * The model side of the server: loads a Hugging Face folder once, tokenizes and length-checks inputs, and runs one
+ * batch of queued inputs (the {@link BatchRunner} of the batcher) through the existing pipelines:
+ * - `embed|<pooling>|<normalize>` keys: texts -> the feature-extraction pipeline (one unpadded forward per batch,
+ *   its `max_batch_tokens` equal to the server's) -> one `Float32Array[H]` per text;
+ * - `fill|<top_k>` keys: texts -> the fill-mask pipeline -> its per-text result;
+ * - `predict`: pre-tokenized texts or pairs -> the classification model's public `forward` on their right-padded
+ *   batch (which unpads it) -> one `Float32Array[num_labels]` of logits per input; scores are derived by the route.
+ * Every pipeline call truncates to `maxInputLength` (inputs longer than that were rejected or, with
+ * `truncate: true`, admitted at that length), so the token counts the batcher budgets are the tokens computed.
+ */
+import { loadPretrained, type AnyPretrainedModel, type PretrainedInfo, type PretrainedModel } from '../interop/pretrained.js';
+import type { PaddedBatch } from '../model/batch.js';
+import { defaultMaxLength, loadTokenizer, type EncodedInput } from '../pipelines/common.js';
+import { createFeatureExtractionPipeline, type FeatureExtractionPipelineFn } from '../pipelines/feature_extraction.js';
+import { createFillMaskPipeline, type FillMaskOutput, type FillMaskPipelineFn } from '../pipelines/fill_mask.js';
+import { scoreFunction } from '../pipelines/text_classification.js';
+import type { BertTokenizer } from '../tokenizer/bert_tokenizer.js';
+import type { MosaicBertForMaskedLM } from '../model/mlm.js';
+import { ServeError } from './errors.js';
+
+/** Options of {@link Engine.load}. */
+export interface EngineOptions {
+  /** Token budget of one batch (passed to the pipelines so each batch is one forward). */
+  maxBatchTokens: number;
+  /** Longest input in tokens, [CLS]/[SEP] included (default: config `alibi_starting_size`, at most maxBatchTokens). */
+  maxInputLength?: number;
+  /** Receives loader warnings (default: console.warn). */
+  warn?: (message: string) => void;
+  /** Inference precision (see `EncoderModel.prepareInference`); default: the folder's own (fp32, or its int8). */
+  dtype?: 'fp32' | 'q8';
+}
+
+/** A tokenized input with its length before truncation. */
+export interface Tokenized extends EncodedInput {
+  /** Tokens before truncation (`ids.length` when not truncated). */
+  untruncated: number;
+}
+
+/** Text-classification scoring of the loaded model. */
+export interface ClassifierInfo {
+  labels: string[];
+  id2label: Record<string, string>;
+  label2id: Record<string, number>;
+  score: 'softmax' | 'sigmoid' | 'none';
+}
+
+export class Engine {
+  private constructor(
+    readonly dir: string,
+    readonly model: AnyPretrainedModel,
+    readonly info: PretrainedInfo,
+    readonly tokenizer: BertTokenizer,
+    readonly maxInputLength: number,
+    readonly maxBatchTokens: number,
+    private readonly fe: FeatureExtractionPipelineFn,
+    private readonly fm: FillMaskPipelineFn | null,
+    readonly classifier: ClassifierInfo | null,
+  ) {}
+
+  /**
+   * Loads the model folder (weights, config.json, vocab.txt) and builds the pipelines its head allows.
+   * @throws Error naming the folder or file when it cannot be loaded, or when `maxInputLength` exceeds
+   *   `maxBatchTokens` (an input must fit in one batch).
+   */
+  static async load(dir: string, opts: EngineOptions): Promise<Engine> {
+    const { model, info } = loadPretrained(dir, { warn: opts.warn });
+    const m = model as PretrainedModel;
+    // Prepared weights, once: pre-packed fp32 (sparse kernels for pruned weights), or INT8; an INT8 folder keeps its own.
+    if (opts.dtype || !m.encoder.linears().some((l) => l.backend)) m.prepareInference(opts.dtype ?? 'fp32');
+    const tokenizer = await loadTokenizer(dir);
+    const cfg = model.config;
+    const modelMax = defaultMaxLength(cfg);
+    const maxInputLength = opts.maxInputLength ?? Math.min(modelMax, opts.maxBatchTokens);
+    if (!Number.isInteger(maxInputLength) || maxInputLength < 2) throw new Error(`--max-input-length must be an integer >= 2, got ${maxInputLength}`);
+    if (maxInputLength > opts.maxBatchTokens) {
+      throw new Error(`--max-input-length ${maxInputLength} exceeds --max-batch-tokens ${opts.maxBatchTokens}: ` +
+        'every input must fit in one batch');
+    }
+    const popts = { tokenizer, max_length: maxInputLength, max_batch_tokens: Math.max(2, opts.maxBatchTokens) };
+    const fe = await createFeatureExtractionPipeline(m, popts);
+    const fm = info.head === 'mlm' ? await createFillMaskPipeline(m as MosaicBertForMaskedLM, popts) : null;
+    let classifier: ClassifierInfo | null = null;
+    if (info.head === 'classification') {
+      const n = cfg.num_labels;
+      const labels = Array.from({ length: n }, (_, i) => cfg.id2label?.[String(i)] ?? `LABEL_${i}`);
+      classifier = {
+        labels, id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+        label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+        score: scoreFunction(cfg.problem_type, n),
+      };
+    }
+    return new Engine(dir, model, info, tokenizer, maxInputLength, opts.maxBatchTokens, fe, fm, classifier);
+  }
+
+  /** Hidden size (embedding dimension). */
+  get hidden(): number { return this.model.config.hidden_size; }
+
+  /** Whether `/fill-mask` is served (a masked-LM head). */
+  get canFillMask(): boolean { return this.fm !== null; }
+
+  /**
+   * Fraction of exact zeros in the encoder layers' weight matrices (0 for a dense model; a pruned model reports
+   * its sparsity).
+   */
+  sparsity(): number {
+    if (this.sparsityCache !== undefined) return this.sparsityCache;
+    let zeros = 0, total = 0;
+    for (const s of this.model.params.specs) {
+      if (s.shape.length !== 2 || !/^bert\.encoder\.layer\.\d+\..*weight$/.test(s.name)) continue;
+      const w = this.model.params.get(s.name);
+      for (let i = 0; i < w.length; i++) if (w[i] === 0) zeros++;
+      total += w.length;
+    }
+    this.sparsityCache = total ? zeros / total : 0;
+    return this.sparsityCache;
+  }
+
+  private sparsityCache?: number;
+
+  /**
+   * Tokenizes one text (or pair). Longer than `maxInputLength`: truncated (HF longest_first, [SEP] kept) when
+   * `truncate`, else a 413 naming the input (`field`) and its token count.
+   */
+  async tokenize(text: string, pair: string | undefined, truncate: boolean, field: string): Promise<Tokenized> {
+    let e = await this.tokenizer.encode(text, pair);
+    const n = e.input_ids.length;
+    if (n > this.maxInputLength) {
+      if (!truncate) {
+        throw new ServeError(413, 'Validation', `Input validation error: \`${field}\` must have less than ` +
+          `${this.maxInputLength + 1} tokens. Given: ${n} (set truncate to true to truncate it)`, field, 'context_length_exceeded');
+      }
+      e = await this.tokenizer.encode(text, pair, { max_length: this.maxInputLength });
+    }
+    return { ids: e.input_ids, types: e.token_type_ids, untruncated: n };
+  }
+
+  /** Runs one batch (see the file comment for keys and payloads). */
+  readonly run = async (key: string, payloads: unknown[]): Promise<unknown[]> => {
+    if (key.startsWith('embed|')) {
+      const [, pooling, norm] = key.split('|');
+      const texts = payloads as string[];
+      const t = await this.fe(texts, { pooling: pooling as 'mean' | 'cls', normalize: norm === 'true' });
+      const H = this.hidden;
+      return texts.map((_, i) => t.data.slice(i * H, (i + 1) * H));
+    }
+    if (key.startsWith('fill|')) {
+      if (!this.fm) throw new Error('fill-mask needs a masked-LM model');
+      const topK = Number(key.slice(5));
+      return await this.fm(payloads as string[], { top_k: topK }) as FillMaskOutput[];
+    }
+    if (key === 'predict') return this.logits(payloads as EncodedInput[]);
+    throw new Error(`unknown batch key '${key}'`);
+  };
+
+  /** `[num_labels]` logits per input, from the classification model's forward on the right-padded batch. */
+  private logits(encs: EncodedInput[]): Float32Array[] {
+    if (!this.classifier) throw new Error('predict needs a sequence-classification model');
+    const B = encs.length, S = Math.max(...encs.map((e) => e.ids.length));
+    const input_ids = new Int32Array(B * S), token_type_ids = new Int32Array(B * S), attention_mask = new Int32Array(B * S);
+    encs.forEach((e, b) => e.ids.forEach((id, s) => {
+      input_ids[b * S + s] = id; token_type_ids[b * S + s] = e.types[s]; attention_mask[b * S + s] = 1;
+    }));
+    const batch: PaddedBatch = { batch: B, seqlen: S, input_ids, token_type_ids, attention_mask };
+    const m = this.model as unknown as { forward(b: PaddedBatch): { logits: Float32Array } };
+    const { logits } = m.forward(batch);
+    const NL = this.classifier.labels.length;
+    return encs.map((_, b) => logits.slice(b * NL, (b + 1) * NL));
+  }
+
+  /** One small batch of each served kind, so the first request does not pay for first-call allocations. */
+  async warmUp(): Promise<void> {
+    const text = 'warm up the encoder before serving requests';
+    await this.run('embed|mean|true', [text, text + ' twice']);
+    if (this.fm) await this.run('fill|5', [`${text} [MASK].`]);
+    if (this.classifier) this.logits([await this.tokenize(text, undefined, true, 'warmup')]);
+  }
+}
