@@ -22,7 +22,9 @@ async function side(tree, c, tag) {
   const imp = (p) => import(join(tree, 'dist/src', p));
   const { loadConfig } = await imp('train/config.js');
   const { Trainer } = await imp('train/trainer.js');
-  const ds = await imp('data/token_dataset.js').catch(() => imp('data/token_dataset.js'));
+  // Older checkouts name the file with a dash.
+  const dsFile = ['token_dataset', 'token' + '-dataset'].map((n) => `data/${n}.js`).find((f) => existsSync(join(tree, 'dist/src', f)));
+  const ds = await imp(dsFile);
   const cfg = loadConfig({ preset: c.preset, overrides: [`global_train_batch_size=${c.batch}`, `device_train_microbatch_size=${c.micro}`,
     'max_duration=1000ba', 'progress_bar=false'] }).config;
   const open = (s) => ds.TokenDataset.open(join(data, s));
