@@ -5,7 +5,7 @@
 // seconds per step spent in collectives (`comm_s`, the gradient all-reduce plus the loss sum). Per preset: medians
 // over rounds; 2x1 / 1x2 throughput and the scaling efficiency 2x1 / (2 * 1x1). Writes JSON, prints Markdown.
 //
-//   flock /tmp/cpu-bench.lock node bench/mpi_scaling.mjs --presets mini --rounds 2 --out bench/mpi_scaling.json
+//   node bench/mpi_scaling.mjs --presets mini --rounds 2 --out bench/mpi_scaling.json
 //
 // Needs a build with the MPI addon (Open MPI installed before `npm ci` / `npm run build:native`). Runs as root
 // need Open MPI's consent variables; this script sets them for its own children only.

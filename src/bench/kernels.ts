@@ -77,7 +77,7 @@ export async function runKernelBench(opts: { quick?: boolean; threads?: number; 
     rows.push(...lin.rows);
     console.log(benchTable(lin.rows));
     console.log(linearTables(lin));
-    const cmd = `flock /tmp/cpu-bench.lock node bin/mosaicbert.js bench kernels --only linear${flags}`;
+    const cmd = `node bin/mosaicbert.js bench kernels --only linear${flags}`;
     const body = `## Linear backends: pre-packed dense, sparse, INT8 (${new Date().toISOString().slice(0, 10)})\n\n` +
       `Command: \`${cmd}\` (after \`npm ci\`; src/bench/linear.ts).\n\nMachine: ${machine}; measured fp32 FMA ` +
       `peak ${lin.peak.toFixed(1)} GFLOP/s (highest probe of the run; the % peak column, useful flops). Engines timed alternately, round by round, fastest call ` +

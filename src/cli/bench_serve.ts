@@ -15,7 +15,7 @@ export function registerBenchServe(bench: Command): void {
     .action(async (o: { duration: string; threads: string; maxBatchTokens: string; out: string }) => {
       const duration = intOption(o.duration, '--duration', 6)!, threads = intOption(o.threads, '--threads', 2)!;
       const maxBatchTokens = intOption(o.maxBatchTokens, '--max-batch-tokens', 2048)!;
-      const command = ['flock /tmp/cpu-bench.lock node bin/mosaicbert.js bench serve', o.duration !== '6' ? `--duration ${o.duration}` : '',
+      const command = ['node bin/mosaicbert.js bench serve', o.duration !== '6' ? `--duration ${o.duration}` : '',
         o.threads !== '2' ? `--threads ${o.threads}` : '', o.maxBatchTokens !== '2048' ? `--max-batch-tokens ${o.maxBatchTokens}` : '']
         .filter(Boolean).join(' ');
       await runServeBench({ duration, threads, maxBatchTokens, out: o.out, command });

@@ -214,7 +214,7 @@ export function fromInt8(q: Int8Array, scale: Float32Array, b: Float32Array | nu
 /**
  * Sparsity at which a sparse backend starts to beat the pre-packed dense one, measured on the reference 2-core
  * AMD EPYC (Zen 4, AVX2 path) over the BERT-base shapes 768x768, 3072x768, 768x3072, 2304x768 at batch 1 x 128
- * tokens and at 3072 tokens, random masks (`flock /tmp/cpu-bench.lock node bin/mosaicbert.js bench kernels --only
+ * tokens and at 3072 tokens, random masks (`node bin/mosaicbert.js bench kernels --only
  * linear [--threads 1]`, bench/RESULTS.md "Linear backends"). Interpolated crossovers (2026-11-29):
  *                                   1 thread (a quiet core)      2 threads (machine shared, +-30% per point)
  *   fp32 BSR4 vs packed dense fp32: 0.36 - 0.47 block sparsity   0.34 - 0.62 (median 0.53)

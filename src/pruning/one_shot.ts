@@ -7,32 +7,13 @@
  */
 import type { Linear } from '../model/layers/linear.js';
 import type { TrainableModel } from '../train/step.js';
-import type { GradBatches } from './gradients.js';
-import type { PruningKernels } from './kernels.js';
-import type { MaskType } from './masks.js';
-import { pruneStep, type PruneMethod, type PruneProgress, type PruneReport } from './prune_step.js';
+import { pruneStep, type PruneReport, type PruneStepOptions } from './prune_step.js';
 import { DEFAULT_PRUNE_PARAMS_BERT, DEFAULT_PRUNE_PARAMS_MOSAICBERT, selectTargets } from './targets.js';
 
-export interface OneShotOptions {
-  method: PruneMethod;
-  sparsity: number;
-  maskType?: MaskType;
-  /** Fisher block size B (default 50). */
-  blockSize?: number;
-  /** Gradients m (default 1024). */
-  numGrads?: number;
-  /** Damping lambda (default 1e-7). */
-  dampening?: number;
-  /** Batches with labels for the gradients (obert). */
-  gradBatches?: GradBatches;
+/** The pruning step's options (prune_step.ts) plus which weights to prune. */
+export interface OneShotOptions extends PruneStepOptions {
   /** `params` entries (exact names or `re:` patterns; classic-BERT names map onto MosaicBERT's). Default: the encoder's projections. */
   params?: readonly string[];
-  globalSparsity?: boolean;
-  numRecomputations?: number;
-  maxMemoryBytes?: number;
-  allowGroups?: boolean;
-  kernels?: PruningKernels;
-  onProgress?: (p: PruneProgress) => void;
 }
 
 export interface OneShotResult extends PruneReport {
