@@ -25,6 +25,8 @@ export interface OnnxBenchOptions {
   /** Timed repetitions for batch 1 (default 7) and batch 32 (default 3), after one warm-up each. */
   repsSmall?: number;
   repsLarge?: number;
+  /** Our weights: 'fp32' pre-packed once (what the pipelines run; default), 'q8' INT8, 'dense' the training path. */
+  dtype?: 'fp32' | 'q8' | 'dense';
   /** Results file (section 'onnx'). */
   out: string;
   /** The command line to print in the results. */
@@ -106,6 +108,9 @@ export async function runOnnxBench(opts: OnnxBenchOptions): Promise<OnnxBenchRow
   t = performance.now();
   const session = await ort.InferenceSession.create(bytes, cpuSessionOptions(threads));
   bytes = null;
+  const dtype = opts.dtype ?? 'fp32';
+  if (dtype !== 'dense') model.prepareInference(dtype);
+  console.log(`ours: ${dtype === 'dense' ? 'the training path (SGEMM re-packs weights per call)' : `encoder projections prepared as ${dtype}`}`);
   const sessionS = (performance.now() - t) / 1000;
   console.log(`ORT ${ort.env.versions?.node ?? '?'} session created in ${sessionS.toFixed(1)} s`);
 

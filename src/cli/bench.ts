@@ -34,12 +34,14 @@ export function registerBench(program: Command): void {
     .option('--threads <n>', 'threads for both engines (default MOSAICBERT_NUM_THREADS or all cores)')
     .option('--reps-small <n>', 'timed runs of batch 1', '7')
     .option('--reps-large <n>', 'timed runs of batch 32', '3')
+    .option('--dtype <d>', "our weights: fp32 (pre-packed once, as the pipelines), q8 (INT8) or dense (the training path)", 'fp32')
     .option('--out <file>', 'results file', 'bench/RESULTS.md')
-    .action(async (o: { threads?: string; repsSmall: string; repsLarge: string; out: string }) => {
-      const command = ['node bin/mosaicbert.js bench onnx', o.threads ? `--threads ${o.threads}` : '',
+    .action(async (o: { threads?: string; repsSmall: string; repsLarge: string; out: string; dtype: string }) => {
+      if (!['fp32', 'q8', 'dense'].includes(o.dtype)) throw new Error(`--dtype: expected fp32, q8 or dense, got '${o.dtype}'`);
+      const command = ['node bin/mosaicbert.js bench onnx', o.threads ? `--threads ${o.threads}` : '', o.dtype !== 'fp32' ? `--dtype ${o.dtype}` : '',
         o.repsSmall !== '7' ? `--reps-small ${o.repsSmall}` : '', o.repsLarge !== '3' ? `--reps-large ${o.repsLarge}` : '']
         .filter(Boolean).join(' ');
       await runOnnxBench({ threads: intOpt(o.threads, '--threads', 1, 1024), repsSmall: intOpt(o.repsSmall, '--reps-small')!,
-        repsLarge: intOpt(o.repsLarge, '--reps-large')!, out: o.out, command });
+        repsLarge: intOpt(o.repsLarge, '--reps-large')!, out: o.out, command, dtype: o.dtype as 'fp32' | 'q8' | 'dense' });
     });
 }
