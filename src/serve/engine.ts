@@ -104,16 +104,7 @@ export class Engine {
    * its sparsity).
    */
   sparsity(): number {
-    if (this.sparsityCache !== undefined) return this.sparsityCache;
-    let zeros = 0, total = 0;
-    for (const s of this.model.params.specs) {
-      if (s.shape.length !== 2 || !/^bert\.encoder\.layer\.\d+\..*weight$/.test(s.name)) continue;
-      const w = this.model.params.get(s.name);
-      for (let i = 0; i < w.length; i++) if (w[i] === 0) zeros++;
-      total += w.length;
-    }
-    this.sparsityCache = total ? zeros / total : 0;
-    return this.sparsityCache;
+    return (this.sparsityCache ??= this.model.encoderSparsity());
   }
 
   private sparsityCache?: number;
