@@ -76,6 +76,30 @@ inline __m256i bcast4(const int8_t* w) {
   return _mm256_set1_epi32(v);
 }
 
+// The 1x4 weight groups of output row o, in order: every group of a dense row (int8 rows padded to in_pad), or
+// the stored groups of a BSR4 row, prefetching the tile rows two groups ahead. `block(g, w4)` gets the group's
+// column index g and its 4 int8 weights. Shared by the v1 (sign trick) and v2 (VNNI) kernels; always inlined so
+// the caller's `block` inlines too (the VNNI caller's target is a superset of this file's).
+template <bool kDense, typename Block>
+__attribute__((always_inline)) inline void for_each_group(const SparseLinear& L, int64_t o, const int8_t* vals,
+                                                          const uint8_t* tile, Block&& block) {
+  constexpr int64_t TT = mb::TT;
+  if (kDense) {
+    const int8_t* w = vals + o * L.in_pad;
+    for (int64_t g = 0, ng = L.in_pad / 4; g < ng; ++g) block(g, w + 4 * g);
+  } else {
+    const int64_t e = L.rowptr[o + 1];
+    for (int64_t p = L.rowptr[o]; p < e; ++p) {
+      if (p + 2 < e) {
+        const char* nx = reinterpret_cast<const char*>(tile + static_cast<int64_t>(L.idx[p + 2]) * TT * 4);
+        _mm_prefetch(nx, _MM_HINT_T0);
+        _mm_prefetch(nx + 64, _MM_HINT_T0);
+      }
+      block(L.idx[p], vals + 4 * p);
+    }
+  }
+}
+
 template <bool kDense>
 struct Avx2Q8 {
   static constexpr int64_t TT = mb::TT;
@@ -115,7 +139,6 @@ struct Avx2Q8 {
   }
   static void compute(const SparseLinear& L, int64_t o0, int64_t o1, const uint8_t* tile, float* yt) {
     const int8_t* vals = static_cast<const int8_t*>(L.vals);
-    const int64_t ng = L.in_pad / 4;
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t o = o0; o < o1; ++o) {
       __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
@@ -127,20 +150,7 @@ struct Avx2Q8 {
         a2 = _mm256_add_epi32(a2, dot4(w, _mm256_load_si256(x + 2), ones));
         a3 = _mm256_add_epi32(a3, dot4(w, _mm256_load_si256(x + 3), ones));
       };
-      if (kDense) {
-        const int8_t* w = vals + o * L.in_pad;
-        for (int64_t g = 0; g < ng; ++g) block(g, w + 4 * g);
-      } else {
-        const int64_t e = L.rowptr[o + 1];
-        for (int64_t p = L.rowptr[o]; p < e; ++p) {
-          if (p + 2 < e) {
-            const char* nx = reinterpret_cast<const char*>(tile + static_cast<int64_t>(L.idx[p + 2]) * TT * 4);
-            _mm_prefetch(nx, _MM_HINT_T0);
-            _mm_prefetch(nx + 64, _MM_HINT_T0);
-          }
-          block(L.idx[p], vals + 4 * p);
-        }
-      }
+      for_each_group<kDense>(L, o, vals, tile, block);
       __m256i* y = reinterpret_cast<__m256i*>(yt + (o - o0) * TT);
       _mm256_store_si256(y, a0);
       _mm256_store_si256(y + 1, a1);
@@ -173,7 +183,6 @@ struct VnniQ8 {
   }
   MB_TARGET_VNNI static void compute(const SparseLinear& L, int64_t o0, int64_t o1, const uint8_t* tile, float* yt) {
     const int8_t* vals = static_cast<const int8_t*>(L.vals);
-    const int64_t ng = L.in_pad / 4;
     const __m256i c128 = _mm256_set1_epi8(static_cast<char>(0x80));
     for (int64_t o = o0; o < o1; ++o) {
       __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, corr = a0;
@@ -186,20 +195,7 @@ struct VnniQ8 {
         a3 = _mm256_dpbusd_epi32(a3, _mm256_load_si256(x + 3), w);
         corr = _mm256_dpbusd_epi32(corr, c128, w);
       };
-      if (kDense) {
-        const int8_t* w = vals + o * L.in_pad;
-        for (int64_t g = 0; g < ng; ++g) block(g, w + 4 * g);
-      } else {
-        const int64_t e = L.rowptr[o + 1];
-        for (int64_t p = L.rowptr[o]; p < e; ++p) {
-          if (p + 2 < e) {
-            const char* nx = reinterpret_cast<const char*>(tile + static_cast<int64_t>(L.idx[p + 2]) * TT * 4);
-            _mm_prefetch(nx, _MM_HINT_T0);
-            _mm_prefetch(nx + 64, _MM_HINT_T0);
-          }
-          block(L.idx[p], vals + 4 * p);
-        }
-      }
+      for_each_group<kDense>(L, o, vals, tile, block);
       __m256i* y = reinterpret_cast<__m256i*>(yt + (o - o0) * TT);
       _mm256_store_si256(y, _mm256_sub_epi32(a0, corr));
       _mm256_store_si256(y + 1, _mm256_sub_epi32(a1, corr));
