@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { KERNEL_BENCH_FAMILIES, type KernelBenchFamily, runKernelBench } from '../bench/kernels.js';
 import { registerBenchLong } from './bench_long.js';
 import { runOnnxBench } from '../bench/onnx.js';
-import { intOpt } from './finetune.js';
+import { intOpt } from './options.js';
 import { registerBenchServe } from './bench_serve.js';
 
 export function registerBench(program: Command): void {

@@ -1,7 +1,7 @@
 /** `mosaicbert bench long-input`: base-sized encoder forward over 1024..8192-token inputs, time and peak RSS. */
 import type { Command } from 'commander';
 import { measureLongInput, runLongInputBench } from '../bench/long_input.js';
-import { intOpt } from './finetune.js';
+import { intOpt } from './options.js';
 
 function lengths(s: string, flag: string): number[] {
   const v = s.split(',').filter(Boolean).map(Number);

@@ -8,17 +8,9 @@ import { setNumThreads } from '../kernels/native.js';
 import { finetune, type FinetuneOptions } from '../glue/finetune.js';
 import { finetuneProgress, formatEvalMetrics } from '../glue/progress.js';
 import { glueTask } from '../glue/tasks.js';
+import { intOpt } from './options.js';
 import { endDistributed, startDistributed } from './distributed.js';
 
-/** Parses an integer option in [min, max]; throws naming the flag. */
-export function intOpt(v: string | undefined, flag: string, min = 1, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new Error(`${flag}: expected an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`}, got '${v}'`);
-  }
-  return n;
-}
 
 function numOpt(v: string | undefined, flag: string, positive = false): number | undefined {
   if (v === undefined) return undefined;

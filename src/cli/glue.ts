@@ -8,7 +8,7 @@ import { setNumThreads } from '../kernels/native.js';
 import { formatGlueTable, runGlue } from '../glue/suite.js';
 import { endDistributed, startDistributed } from './distributed.js';
 import { finetuneProgress } from '../glue/progress.js';
-import { intOpt } from './finetune.js';
+import { intOpt } from './options.js';
 import { formatDuration } from '../train/time.js';
 
 interface GlueCliOptions {

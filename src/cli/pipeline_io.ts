@@ -7,6 +7,7 @@ import { assertOutputFilePath } from '../data/atomic.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PipelineInputError, type PipelineOptions } from '../pipelines/common.js';
 import type { Command } from 'commander';
+import { intOption } from './options.js';
 import { decodeUtf8, type EncodingErrors } from '../data/utf8.js';
 
 /** One input and where it came from ("argument 2", "in.txt:7"). */
@@ -138,13 +139,7 @@ export async function inGroups<T>(inputs: SourcedInput[], group: number,
   }
 }
 
-/** Parses a positive integer option. */
-export function intOption(v: string | undefined, flag: string, dflt: number | undefined): number | undefined {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got '${v}'`);
-  return n;
-}
+export { intOption };
 
 /** Validates `--dtype`. @throws Error naming the flag and the accepted values. */
 export function parseDtype(v: string): 'fp32' | 'q8' {

@@ -20,7 +20,7 @@ import { Trainer, TrainingDivergedError, type TrainEvent } from '../train/traine
 import { fillMaskPipeline } from '../pipelines/fill_mask.js';
 import { writeReport } from '../report/html.js';
 import { prepareProgressBar } from './prepare.js';
-import { intOpt } from './finetune.js';
+import { intOpt } from './options.js';
 import { endDistributed, startDistributed } from './distributed.js';
 
 /** The sentences the summary fills in. */

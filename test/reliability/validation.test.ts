@@ -83,7 +83,7 @@ test('pretrain CLI: bad flags, env and an empty config file fail before anything
   assertUserError(runCli(['pretrain', empty, '--run-dir', runDir, '--no-progress']), /empty2\.yaml: the config file is empty/);
   assertUserError(runCli(['fill-mask', '--model', dir, 'a [MASK]'], { env: { MOSAICBERT_NUM_THREADS: 'abc' } }), /MOSAICBERT_NUM_THREADS: expected .* got 'abc'/);
   assertUserError(runCli(['fill-mask', '--model', dir, 'a [MASK]'], { env: { MOSAICBERT_KERNEL: 'bogus' } }), /MOSAICBERT_KERNEL: .* got 'bogus'/);
-  assertUserError(runCli(['fill-mask', '--model', dir, '--top-k', '0', 'a [MASK]']), /--top-k must be a positive integer, got '0'/);
+  assertUserError(runCli(['fill-mask', '--model', dir, '--top-k', '0', 'a [MASK]']), /--top-k: expected an integer >= 1, got '0'/);
   assert.equal(existsSync(runDir), false, 'no run folder');
 });
 
