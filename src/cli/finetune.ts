@@ -8,18 +8,9 @@ import { setNumThreads } from '../kernels/native.js';
 import { finetune, type FinetuneOptions } from '../glue/finetune.js';
 import { finetuneProgress, formatEvalMetrics } from '../glue/progress.js';
 import { glueTask } from '../glue/tasks.js';
-import { intOpt } from './options.js';
+import { distillationFlags, intOpt, numOpt } from './options.js';
 import { endDistributed, startDistributed } from './distributed.js';
 
-
-function numOpt(v: string | undefined, flag: string, positive = false): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (positive && n === 0)) {
-    throw new Error(`${flag}: expected a ${positive ? 'positive' : 'non-negative'} number, got '${v}'`);
-  }
-  return n;
-}
 
 interface FinetuneCliOptions {
   task?: string; model: string; dataDir: string; seed?: string; shuffle: boolean; maxSteps?: string; out?: string;
@@ -101,7 +92,7 @@ export function registerFinetune(program: Command): void {
           resume: o.resume, allowResumeMismatch: o.allowResumeMismatch, allowMissingWeights: o.allowMissingWeights, saveInterval: intOpt(o.saveInterval, '--save-interval', 0),
           microbatchSize: intOpt(o.microbatchSize, '--microbatch-size'),
           recipe: o.recipe, teacher: o.teacher,
-          distillation: { hardness: numOpt(o.hardness, '--hardness'), temperature: numOpt(o.temperature, '--temperature', true) },
+          distillation: distillationFlags(o),
           onEvent: pb.onEvent, warn: (m) => { if (isRoot) console.error(`warning: ${m}`); }, collectives: coll,
         });
         pb.stop();

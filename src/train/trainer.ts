@@ -20,6 +20,11 @@
  * A wall-clock `max_duration` (`10min`) is converted once into batches by timing a few forward/backward passes
  * (`0.9 * budget / seconds per step`); the result is saved in checkpoints so a resumed run keeps the same schedule.
  *
+ * Gradual pruning and distillation (`recipe`, `teacher`; oBERT's upstream setting, src/pruning/gradual.ts): the recipe's
+ * epochs are epochs of the train split in optimizer steps; pruning steps run before the step they fall on, with the
+ * Fisher's gradients from a seeded loader of their own over the train split (the run's masking rate, evaluation mode);
+ * masks are saved in checkpoints and restored on resume; the teacher (an MLM folder) scores the same masked tokens.
+ *
  * Data parallel (`collectives`, e.g. under `mpirun`): every rank builds the same global batches and runs its shard
  * of the microbatches (see src/distributed/collectives.ts); the weights are broadcast from rank 0 at the start;
  * rank 0 alone logs, evaluates, writes checkpoints and exports the model, and every rank resumes from the same
@@ -48,6 +53,13 @@ import { SpeedWindow, trainingFlops } from './metrics.js';
 import { linearDecayWithWarmup } from './schedule.js';
 import { toBatches, wallSeconds, type BatchContext } from './time.js';
 import type { Collectives } from '../distributed/collectives.js';
+import { readCheckpointMasks } from './checkpoint.js';
+import type { Recipe } from '../pruning/recipe.js';
+import { GradualPruner } from '../pruning/gradual.js';
+import { recipePeakLr } from '../pruning/lr_functions.js';
+import { collectMasks, restoreMasks } from '../pruning/masks.js';
+import type { DistillationSettings } from './distillation.js';
+import { loadTeacher } from './teacher.js';
 
 /** One line of the run's JSONL log, also passed to `onEvent`. */
 export type TrainEvent =
@@ -56,12 +68,19 @@ export type TrainEvent =
   | { type: 'step'; step: number; samples: number; tokens: number; loss: number; lr: number; grad_norm: number;
       step_s: number; tokens_per_s: number; mfu: number; elapsed_s: number; total: number; progress: number; eta_s: number;
       /** Seconds in collectives during the step (data-parallel runs only). */
-      comm_s?: number }
+      comm_s?: number;
+      /** Distillation runs: the MLM loss and the KD term (loss mixes them by the hardness). */
+      task_loss?: number; distill_loss?: number;
+      /** Gradual pruning runs: the sparsity of the pruned weights. */
+      sparsity?: number }
   | { type: 'eval'; step: number; loss: number; accuracy: number; num_targets: number; batches: number; seconds: number }
   | { type: 'checkpoint'; step: number; dir: string; seconds: number; removed: string[] }
   | { type: 'warning'; message: string }
   | { type: 'calibrate'; seconds_per_step: number; budget_s: number; total_batches: number }
   | { type: 'diverged'; step: number; loss: number; grad_norm: number; last_checkpoint: string | null }
+  | { type: 'prune'; step: number; epoch: number; method: 'obert' | 'gmp'; target: number; achieved: number; seconds: number;
+      gradient_passes: number }
+  | { type: 'prune_progress'; step: number; done: number; total: number }
   | { type: 'end'; step: number; samples: number; tokens: number; elapsed_s: number; eval: EvalResult | null; model_dir: string };
 
 /** Evaluation result: token-weighted MLM loss (nats) and masked-token accuracy. */
@@ -102,6 +121,15 @@ export interface TrainerOptions {
   collectives?: Collectives | null;
   /** One process summing the gradient in this many shards, as that many ranks would (default 1; see TrainingStep). */
   gradientShards?: number;
+  /**
+   * A SparseML recipe (`loadRecipe`): gradual pruning, fixed masks, learning-rate functions (replacing the schedule where
+   * they apply), distillation settings. Its epochs are epochs of the train split; max_duration stays the run's length.
+   */
+  recipe?: Recipe | null;
+  /** Distillation teacher: an MLM folder `fromPretrained` reads, with the same vocab_size. */
+  teacher?: string | null;
+  /** KD settings (default: the recipe's DistillationModifier, else hardness 1 and temperature 5.5, the paper's upstream values). */
+  distillation?: Partial<DistillationSettings>;
 }
 
 /** What {@link Trainer.fit} returns. */
@@ -133,6 +161,8 @@ export class Trainer {
   /** Rank 0 or a single process: the one that logs, evaluates and writes. */
   readonly isRoot: boolean;
   private readonly coll: Collectives | null;
+  /** The distillation settings and teacher, when distilling. */
+  readonly distillation: (DistillationSettings & { teacher: string }) | null = null;
 
   constructor(private readonly opts: TrainerOptions) {
     const c = this.config = opts.config;
@@ -151,9 +181,22 @@ export class Trainer {
       const rep = this.model.loadStateDict(readSafetensors(c.pretrained_checkpoint).tensors, c.pretrained_checkpoint);
       if (rep.missing.length) throw new Error(`model.pretrained_checkpoint: ${c.pretrained_checkpoint} lacks ${rep.missing.join(', ')}`);
     }
-    this.optimizer = new DecoupledAdamW(this.model.params, c.optimizer, this.model.k);
+    // With recipe learning rates, the optimizer's reference lr (weight decay factor lr_t / lr) is their peak.
+    this.pending.push(...(opts.recipe?.warnings ?? []));
+    const peakLr = (opts.recipe && recipePeakLr(opts.recipe.learningRates)) ?? c.optimizer.lr;
+    this.optimizer = new DecoupledAdamW(this.model.params, { ...c.optimizer, lr: peakLr }, this.model.k);
+    const teacher = opts.teacher ? loadTeacher(opts.teacher, 'mlm', c.model.vocab_size, opts.kernels) : null;
+    if (teacher) {
+      const kd = opts.recipe?.distillation;
+      this.distillation = { teacher: teacher.description, hardness: opts.distillation?.hardness ?? kd?.hardness ?? 1,
+        temperature: opts.distillation?.temperature ?? kd?.temperature ?? 5.5 };
+    } else if (opts.recipe?.distillation) {
+      this.pending.push(`${opts.recipe.file}: the DistillationModifier needs a teacher (--teacher); training without distillation`);
+    }
     this.stepper = new TrainingStep(this.model, this.optimizer, { microbatchSize: c.device_train_microbatch_size,
-      gradClipNorm: c.grad_clip_norm, seed: c.seed, labels: 'token', collectives: this.coll, gradientShards: opts.gradientShards });
+      gradClipNorm: c.grad_clip_norm, seed: c.seed, labels: 'token', collectives: this.coll, gradientShards: opts.gradientShards,
+      distillation: teacher && this.distillation ? { teacher: teacher.model, hardness: this.distillation.hardness,
+        temperature: this.distillation.temperature } : null });
     this.microbatches = this.stepper.microbatches(c.global_train_batch_size);
     const P = this.stepper.shards;
     if (c.global_train_batch_size % (c.device_train_microbatch_size * P) !== 0) {
@@ -180,6 +223,8 @@ export class Trainer {
     }
     if (from) {
       const ck = loadCheckpoint(from, this.model.params, this.optimizer);
+      const masks = readCheckpointMasks(from);
+      if (masks) restoreMasks(this.model.linears(), masks, join(from, 'masks.safetensors'));
       for (const d of checkResume(from, ck.state.rng, { seed: c.seed, ...this.fingerprint() }, !!opts.allowResumeMismatch)) {
         this.pending.push(`resuming with a different ${d}`);
       }
@@ -323,7 +368,8 @@ export class Trainer {
     }
     const t0 = performance.now();
     this.state.optimizer_t = this.optimizer.t;
-    const dir = saveCheckpoint(this.checkpointDir, this.model.params, this.optimizer, this.state, this.config);
+    const dir = saveCheckpoint(this.checkpointDir, this.model.params, this.optimizer, this.state, this.config,
+      { masks: collectMasks(this.model.linears()) });
     this.lastCheckpoint = dir;
     const removed = pruneCheckpoints(this.checkpointDir, this.config.save_num_checkpoints_to_keep);
     this.emit({ type: 'checkpoint', step: this.state.step, dir, seconds: (performance.now() - t0) / 1000, removed });
@@ -337,6 +383,30 @@ export class Trainer {
     const dir = join(this.runDir, 'model');
     savePretrained(this.model, dir);
     return dir;
+  }
+
+  /**
+   * The recipe's gradual pruning for this run (null without pruning modifiers): epochs of the train split in steps;
+   * the Fisher's batches come from a loader of their own (seeded by the pruning step, the run's masking rate).
+   * @throws Error when max_duration is in tokens (the schedule needs a step count).
+   */
+  private gradualPruner(): GradualPruner | null {
+    const r = this.opts.recipe;
+    if (!r || !(r.pruning.length || r.constantPruning.length)) return null;
+    const st = this.state, c = this.config;
+    if (st.total.unit === 'tok') throw new Error("a pruning recipe needs max_duration in ba, sp, ep or time, not 'tok'");
+    const pruner = new GradualPruner(this.model, {
+      recipe: r, stepsPerEpoch: this.batchContext(st.total.value).batchesPerEpoch, totalSteps: st.total.value,
+      gradBatches: (bs, count, at) => () => {
+        const seed = c.seed + 7919 * (at.step + 1);
+        const gl = new DataLoader(this.opts.train, { batch_size: bs, shuffle: true, seed, drop_last: true, pad_to: 'longest',
+          mlm: { mlm_probability: c.train.mlm_probability, seed } });
+        return (function* () { for (;;) yield labelled(gl.next()); })();
+      },
+      onProgress: (p, at) => { if (this.isRoot) this.opts.onEvent?.({ type: 'prune_progress', step: at.step, done: p.done, total: p.total }); },
+    });
+    for (const message of pruner.warnings) this.emit({ type: 'warning', message });
+    return pruner;
   }
 
   /**
@@ -358,6 +428,7 @@ export class Trainer {
       peak_flops: c.mfu_peak_flops, step: st.step, ...(this.coll ? { ranks: this.coll.size } : {}) });
     for (const message of this.pending.splice(0)) this.emit({ type: 'warning', message });
     if (this.isRoot) writeFileAtomic(join(this.runDir, 'config.json'), JSON.stringify(c, null, 1) + '\n');
+    const pruner = this.gradualPruner();
     const loader = this.trainLoader();
     const speed = new SpeedWindow(c.speed_window);
     const losses = new Map<number, number>();
@@ -367,10 +438,14 @@ export class Trainer {
     while (!done()) {
       const t0 = performance.now();
       const comm0 = this.coll?.seconds ?? 0;
-      const lr = this.lrAt(st);
+      for (const ev of pruner?.beforeStep(st.step) ?? []) {
+        this.emit({ type: 'prune', step: st.step, epoch: ev.epoch, method: ev.method, target: ev.sparsity, achieved: ev.achieved,
+          seconds: ev.report.seconds, gradient_passes: ev.report.gradientPasses });
+      }
+      const lr = pruner?.learningRate(st.step) ?? this.lrAt(st);
       const batch = loader.next();
       const step = st.step + 1;
-      const { loss, gradNorm: gnorm, targets } = this.stepper.run(labelled(batch), lr, step, st.step * this.microbatches,
+      const { loss, gradNorm: gnorm, targets, taskLoss, distillLoss } = this.stepper.run(labelled(batch), lr, step, st.step * this.microbatches,
         this.lastCheckpoint, (l, g) => this.emit({ type: 'diverged', step, loss: l, grad_norm: g, last_checkpoint: this.lastCheckpoint }));
       const tokens = batch.cu_seqlens[batch.batch_size];
       st.step = step; st.samples += batch.batch_size; st.tokens += tokens; st.optimizer_t = this.optimizer.t;
@@ -386,7 +461,9 @@ export class Trainer {
         : (st.total.value - step) * (runS / losses.size);
       this.emit({ type: 'step', step, samples: st.samples, tokens: st.tokens, loss, lr, grad_norm: gnorm, step_s: stepS,
         tokens_per_s: r.tokensPerS, mfu: r.flopsPerS / c.mfu_peak_flops, elapsed_s: st.elapsed_s, total: st.total.value,
-        progress, eta_s: eta, ...(this.coll ? { comm_s: this.coll.seconds - comm0 } : {}) });
+        progress, eta_s: eta, ...(this.coll ? { comm_s: this.coll.seconds - comm0 } : {}),
+        ...(distillLoss !== undefined ? { task_loss: taskLoss, distill_loss: distillLoss } : {}),
+        ...(pruner ? { sparsity: pruner.sparsity() } : {}) });
       const hook = this.opts.onStep?.(step, this);
       if (evalEvery && step % evalEvery === 0 && this.isRoot) {
         const e0 = performance.now();
