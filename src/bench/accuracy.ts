@@ -185,7 +185,7 @@ export function accuracyMarkdown(r: AccuracyBenchResult): string {
     `## Accuracy of the inference backends on a fine-tuned classifier (${r.date.slice(0, 10)})`, '',
     `Command: \`${r.command}\`.`, '',
     `Model: \`${r.model}\`; ${r.task} dev set \`${r.devFile}\` (${r.q8VsFp32.examples} examples, max_seq_len ` +
-      `${r.maxSeqLen} as in fine-tuning). ${r.threads} threads, kernel path \`${r.kernelPath}\`, ${cpus()[0]?.model ?? 'unknown CPU'}. ` +
+      `${r.maxSeqLen} as in fine-tuning). Kernel threads ${r.threads}, kernel path \`${r.kernelPath}\`, ${cpus()[0]?.model ?? 'unknown CPU'}. ` +
       'Accuracies in %, Δ in points (candidate − reference), flips = examples whose predicted label differs, logit ' +
       'differences absolute over all logits, "max abs logit" the reference\'s largest, "labels predicted" how many ' +
       'distinct labels the candidate predicts (1: a constant predictor, whose accuracy is the class balance).', '',
@@ -200,7 +200,8 @@ export function accuracyMarkdown(r: AccuracyBenchResult): string {
   }
   lines.push('', `Backends of the ${Object.values(r.kindsFp32).reduce((a, b) => a + b, 0)} encoder projections: fine-tuned fp32 ` +
     `${kinds(r.kindsFp32)}; q8 ${kinds(r.kindsQ8)}` +
-    r.pruned.map((p) => `; ${p.maskType} fp32 ${kinds(p.kindsFp32)}, q8 ${kinds(p.kindsQ8)}`).join('') + '.', '',
+    r.pruned.map((p) => `; ${Math.round(100 * p.targetSparsity)}% ${p.maskType} fp32 ${kinds(p.kindsFp32)}, q8 ${kinds(p.kindsQ8)}`).join('') +
+    '.', '',
   `Pruned copies: global magnitude pruning of the encoder's projections (\`oneShotPrune\`, method gmp, in memory, no ` +
     'recovery fine-tuning, so their own accuracy is low: the rows measure what the sparse and INT8 kernels change, not ' +
     `pruning). fp32 sparse against dense-with-zeros is checked against ${sci(SPARSE_LOGIT_TOLERANCE)} absolute: the same ` +
