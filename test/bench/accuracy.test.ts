@@ -17,6 +17,7 @@ import type { PaddedBatch } from '../../src/model/batch.js';
 import { oneShotPrune } from '../../src/pruning/one_shot.js';
 import type { SparseLinear } from '../../src/kernels/linear_backends.js';
 import { classifierLogits, compareLogits, runAccuracyBench, SPARSE_LOGIT_TOLERANCE } from '../../src/bench/accuracy.js';
+import { assertUserError, runCli } from '../reliability/helpers.js';
 
 const cfg = configFromDict({ vocab_size: 30528, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4,
   intermediate_size: 128, num_labels: 3, initializer_range: 0.1 });
@@ -137,4 +138,10 @@ test('runAccuracyBench end to end on a 6-example SST-2 dev file: JSON and the RE
   assert.match(md, /Command: `cmd`/);
   assert.match(md, /\| fine-tuned \| fp32 prepared \| q8 \|/);
   assert.doesNotMatch(md, /\nold\n/);
+});
+
+test('bench accuracy CLI: a bad --sparsities and a missing dev file are one-line user errors naming them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mb-acc-cli-'));
+  assertUserError(runCli(['bench', 'accuracy', '--model', dir, '--sparsities', '0.9,2']), /--sparsities: values must be in \(0, 1\), got '0\.9,2'/);
+  assertUserError(runCli(['bench', 'accuracy', '--model', dir, '--data-dir', dir]), /SST-2[/\\]dev\.tsv/);
 });
