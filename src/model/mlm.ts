@@ -166,7 +166,7 @@ export class MaskedLMModel<C extends EncoderConfig = EncoderConfig> extends Enco
     if (d.teacherLogits.length !== nm * V) {
       throw new Error(`distill: teacher logits have ${d.teacherLogits.length} values, expected ${nm} targets x ${V} (same labels and vocab_size)`);
     }
-    const kd = distillationLoss(logits, d.teacherLogits, nm, V, d.temperature, this.kdGrad.get(nm * V));
+    const kd = distillationLoss(k, logits, d.teacherLogits, nm, V, d.temperature, this.kdGrad.get(nm * V));
     return { loss: mixedLoss(ce, kd, d.hardness), taskLoss: ce, distillLoss: kd, numTargets: nm, logits, positions, unpadded: u };
   }
 

@@ -11,8 +11,10 @@
  *
  *   dKD / ds_r = (T / R) * (softmax(s_r / T) - softmax(t_r / T)).
  *
- * With hardness 1 the task loss drops out entirely (the recipes' setting). Sums are accumulated in float64.
+ * With hardness 1 the task loss drops out entirely (the recipes' setting). Sums are accumulated in float64 (the
+ * `distillationLoss` kernel, native/kernels/loss/distillation.cc).
  */
+import type { Kernels } from '../kernels/types.js';
 
 /** The distillation settings of a run (`hardness`, `temperature` as the recipes name them). */
 export interface DistillationSettings {
@@ -40,45 +42,22 @@ export function checkDistillation(s: DistillationSettings, where = 'distillation
 }
 
 /**
- * KD over `rows` rows of `C` logits (see the top) and, when `grad` is given, its gradient `dKD/ds` `[rows, C]`
- * (float32; the mean over rows is included, the hardness and any microbatch weight are not).
+ * KD over `rows` rows of `C` logits (see the top) by the `distillationLoss` kernel, and, when `grad` is given, its
+ * gradient `dKD/ds` `[rows, C]` (float32; the mean over rows is included, the hardness and any microbatch weight are
+ * not).
  * @returns KD (nats, already multiplied by T^2 and divided by rows); 0 when rows is 0.
  * @throws Error when an array is shorter than `rows * C`.
  */
-export function distillationLoss(student: Float32Array, teacher: Float32Array, rows: number, C: number,
-  temperature: number, grad?: Float32Array): number {
+export function distillationLoss(k: Pick<Kernels, 'distillationLoss'>, student: Float32Array, teacher: Float32Array,
+  rows: number, C: number, temperature: number, grad?: Float32Array): number {
   const n = rows * C;
   if (student.length < n || teacher.length < n || (grad && grad.length < n)) {
     throw new Error(`distillation: logits of ${rows} rows x ${C} classes expected (student ${student.length}, ` +
       `teacher ${teacher.length}${grad ? `, gradient ${grad.length}` : ''} values)`);
   }
   if (rows === 0) return 0;
-  const invT = 1 / temperature;
-  const ps = new Float64Array(C), pt = new Float64Array(C);
-  let total = 0;
-  for (let r = 0; r < rows; r++) {
-    const o = r * C;
-    logSoftmax(student, o, C, invT, ps);
-    logSoftmax(teacher, o, C, invT, pt);
-    let kl = 0;
-    for (let c = 0; c < C; c++) {
-      const p = Math.exp(pt[c]);
-      if (p > 0) kl += p * (pt[c] - ps[c]);
-      if (grad) grad[o + c] = (temperature / rows) * (Math.exp(ps[c]) - p);
-    }
-    total += kl;
-  }
-  return total * temperature * temperature / rows;
-}
-
-/** `out[c] = x[o + c] * invT - logsumexp(x[o..o+C] * invT)` in float64. */
-function logSoftmax(x: Float32Array, o: number, C: number, invT: number, out: Float64Array): void {
-  let mx = -Infinity;
-  for (let c = 0; c < C; c++) mx = Math.max(mx, x[o + c] * invT);
-  let s = 0;
-  for (let c = 0; c < C; c++) s += Math.exp(x[o + c] * invT - mx);
-  const lse = mx + Math.log(s);
-  for (let c = 0; c < C; c++) out[c] = x[o + c] * invT - lse;
+  const sum = k.distillationLoss(student, teacher, rows, C, 1 / temperature, grad ?? null, temperature / rows);
+  return sum * temperature * temperature / rows;
 }
 
 /**

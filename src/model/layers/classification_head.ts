@@ -83,7 +83,7 @@ export class ClassificationHead {
     if (distill.teacherLogits.length !== B * NL) {
       throw new Error(`distill: teacher logits have ${distill.teacherLogits.length} values, expected ${B} x ${NL} (same num_labels)`);
     }
-    const kd = distillationLoss(logits, distill.teacherLogits, B, NL, distill.temperature, a.kdGrad.get(B * NL));
+    const kd = distillationLoss(k, logits, distill.teacherLogits, B, NL, distill.temperature, a.kdGrad.get(B * NL));
     return { loss: mixedLoss(loss!, kd, distill.hardness), taskLoss: loss, distillLoss: kd, logits, pooled };
   }
 
