@@ -45,6 +45,7 @@ export { parseTime, toBatches, type Time, type TimeUnit } from './train/time.js'
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, pruneCheckpoints, type TrainerState } from './train/checkpoint.js';
 export { findData, ensurePrepared, type DataSelection, type PreparedData } from './train/data.js';
 export { trainingFlops, unigramEntropy } from './train/metrics.js';
+export { evaluateMlm, type MlmEvalOptions, type MlmEvalResult, type MlmEvalProgress } from './train/evaluate_mlm.js';
 export { writeReport, readRunLog, renderReport } from './report/html.js';
 // Fine-tuning and GLUE
 export { finetune, loadClassifier, evaluate as evaluateClassifier, GLUE_MAX_SEQ_LEN, type FinetuneOptions, type FinetuneResult, type FinetuneEvent, type EvalRecord, type CustomTaskOptions, type LoadClassifierOptions } from './glue/finetune.js';
