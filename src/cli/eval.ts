@@ -220,8 +220,8 @@ function loadForEval<M extends MaskedLMModel | SequenceClassificationModel>(path
 function checkDataFits(ds: TokenDataset, model: MaskedLMModel, info: PretrainedInfo, tok: BertTokenizer): void {
   const t = ds.index.tokenizer;
   if (info.modelType === 'bert' && ds.max_seq_len > model.config.max_position_embeddings) {
-    throw new Error(`--data: ${ds.dir} has samples of up to ${ds.max_seq_len} tokens, more than the model's max_position_embeddings ` +
-      `(${model.config.max_position_embeddings})`);
+    throw new Error(`--data: ${ds.dir} was prepared with max_seq_len ${ds.max_seq_len}, more than the model's max_position_embeddings ` +
+      `(${model.config.max_position_embeddings}); prepare the text with a smaller --max-seq-len`);
   }
   if (t.vocab_size > model.config.vocab_size) {
     throw new Error(`--data: ${ds.dir} was tokenized with ${t.vocab_size} tokens (${t.name}), more than the model's vocab_size ${model.config.vocab_size}`);

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configFromDict } from '../../src/model/config.js';
-import { MosaicBertForMaskedLM } from '../../src/model/mlm.js';
+import { BertForMaskedLM, MosaicBertForMaskedLM } from '../../src/model/mlm.js';
+import { bertConfigFromDict } from '../../src/model/bert_config.js';
 import { MosaicBertForSequenceClassification } from '../../src/model/classification.js';
 import { fromPretrained, savePretrained } from '../../src/interop/pretrained.js';
 import { prepare } from '../../src/data/prepare.js';
@@ -81,6 +82,19 @@ test('eval --data: a prepared folder (val split) and raw text give what evaluate
   assert.ok(Math.abs(ppl - Math.exp(loss)) < 0.01 * ppl, t);   // both printed rounded (4 and 2 decimals)
   assert.match(t, /^accuracy +\d+\.\d\d% /m);
   assert.match(t, /encoder sparsity 33\.\d\d%/);
+});
+
+test('eval --data: classic BERT, --dtype q8, and data prepared longer than a BERT position table', async () => {
+  for (const [name, positions] of [['bert', 64], ['bert16', 16]] as const) {
+    savePretrained(new BertForMaskedLM(bertConfigFromDict({ ...shape, vocab_size: 30522, max_position_embeddings: positions }), { initSeed: 4 }),
+      join(d, name));
+  }
+  const r = await json(['--model', join(d, 'bert'), '--data', join(d, 'prepared'), '--dtype', 'q8']);
+  const direct = evaluateMlm(fromPretrained(join(d, 'bert'), { head: 'mlm', dtype: 'q8' }), TokenDataset.open(join(d, 'prepared', 'val')));
+  assert.deepEqual([r.model_type, r.dtype, r.loss, r.num_targets], ['bert', 'q8', direct.loss, direct.num_targets]);
+  await assert.rejects(cli(['--model', join(d, 'bert16'), '--data', join(d, 'prepared')]),
+    (e: Error) => e.message === `--data: ${join(d, 'prepared', 'val')} was prepared with max_seq_len 32, more than the model's max_position_embeddings (16); ` +
+      'prepare the text with a smaller --max-seq-len');
 });
 
 test('eval --task sst2 equals evaluate() on the same dev lines', { skip: existsSync(DEV) ? false : 'no ../shared GLUE data' }, async () => {
