@@ -39,6 +39,10 @@ interface EvalCliOptions extends CustomColumnOptions {
 const MLM_ONLY: Array<[keyof EvalCliOptions, string]> = [['split', '--split'], ['mlmProbability', '--mlm-probability'],
   ['seed', '--seed'], ['mode', '--mode'], ['textField', '--text-field']];
 
+/** Flags that only a custom dev file (--dev) reads. */
+const CUSTOM_ONLY: Array<[keyof EvalCliOptions, string]> = [['textColumn', '--text-column'], ['textPairColumn', '--text-pair-column'],
+  ['labelColumn', '--label-column'], ['format', '--format']];
+
 export function registerEval(program: Command): void {
   addCustomColumnOptions(program
     .command('eval')
@@ -62,12 +66,16 @@ export function registerEval(program: Command): void {
     .option('--threads <n>', 'native kernel threads')
     .option('--json', 'print one JSON object instead of the table', false)
     .option('--no-progress', 'no progress display on stderr')
-  ).action(async (o: EvalCliOptions) => {
+  ).action(async (o: EvalCliOptions, cmd: Command) => {
     const classifier = o.task !== undefined || o.dev !== undefined;
     if (o.task !== undefined && o.dev !== undefined) throw new Error('--task and --dev exclude each other (--dev is a custom task)');
     if (classifier && o.data) throw new Error('--data (MLM evaluation) and --task/--dev (classifier evaluation) exclude each other');
     if (!classifier && !o.data) throw new Error('eval needs --data CORPUS (MLM evaluation) or --task NAME / --dev FILE (classifier evaluation)');
     if (classifier) for (const [k, flag] of MLM_ONLY) if (o[k] !== undefined) throw new Error(`${flag} applies to MLM evaluation (--data) only`);
+    if (o.dev === undefined) {
+      for (const [k, flag] of CUSTOM_ONLY) if (cmd.getOptionValueSource(k) === 'cli') throw new Error(`${flag} applies to a custom dev file (--dev) only`);
+    }
+    if (o.dev !== undefined && !existsSync(o.dev)) throw new Error(`--dev: ${o.dev}: no such file`);
     if (o.threads) setNumThreads(intOpt(o.threads, '--threads', 1, 1024)!);
     const common = { batchSize: intOpt(o.batchSize, '--batch-size')!, maxSamples: intOpt(o.maxSamples, '--max-samples'),
       dtype: o.dtype === undefined ? undefined : parseDtype(o.dtype), t0: performance.now() };
@@ -149,8 +157,10 @@ async function evalMlm(o: EvalCliOptions, c: Common): Promise<void> {
  */
 async function openEvalData(o: EvalCliOptions, tok: BertTokenizer, maxSeqLen: number | undefined, maxSamples: number | undefined):
   Promise<{ ds: TokenDataset; name: string; cleanup: () => void }> {
+  const tokenized = (d: string) => isPreparedDir(d) || existsSync(join(d, 'index.json'));
   const one = o.data!.length === 1 ? resolve(o.data![0]) : null;
-  if (one && (isPreparedDir(one) || existsSync(join(one, 'index.json')))) {
+  if (!one) for (const d of o.data!) if (tokenized(d)) throw new Error(`--data: ${d} is already tokenized; pass it alone`);
+  if (one && tokenized(one)) {
     for (const [v, flag] of [[o.maxSeqLen, '--max-seq-len'], [o.mode, '--mode'], [o.textField, '--text-field']] as const) {
       if (v !== undefined) throw new Error(`${flag} applies to raw text; ${one} is already tokenized`);
     }

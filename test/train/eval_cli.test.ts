@@ -2,7 +2,7 @@
  * `mosaicbert eval` on tiny random models (the command run in-process through commander, plus one real process for
  * the exit status): on a prepared folder (its val split) and on raw JSONL text the JSON output equals evaluateMlm on
  * the same model and data, with the encoder sparsity of a sparse model; the text table; `--task sst2` equals
- * evaluate() on the same dev lines; user errors name the flag or file, and print as one line with exit 2.
+ * evaluate() on the same dev lines, and so does --dev on them as a custom TSV; user errors name the flag or file, and print as one line with exit 2.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,6 +104,10 @@ test('eval --task sst2 equals evaluate() on the same dev lines', { skip: existsS
   const direct = evaluate(model, await encodeExamples(await BertTokenizer.bertBaseUncased(), ex, 256), ex.map((e) => e.label), ['accuracy'], 8);
   assert.deepEqual(r.metrics, { dev: direct });
   assert.deepEqual(r.examples, { dev: 24 });
+  // The same lines as a custom TSV (--dev with its columns): the same accuracy, plus F1 (two classes).
+  writeFileSync(join(d, 'dev.tsv'), 'review\tverdict\n' + ex.map((e) => `${e.text}\t${e.label ? 'positive' : 'negative'}`).join('\n') + '\n');
+  const c = await json(['--model', join(d, 'clf'), '--dev', join(d, 'dev.tsv'), '--text-column', 'review', '--label-column', 'verdict', '--batch-size', '8']);
+  assert.equal((c.metrics as unknown as Record<string, Record<string, number>>).dev.accuracy, direct.accuracy);
 });
 
 test('eval: user errors name the flag or file; the process prints one line and exits 2', async () => {
@@ -116,6 +120,7 @@ test('eval: user errors name the flag or file; the process prints one line and e
     [['--model', join(d, 'mlm'), '--data', join(d, 'c.jsonl'), '--mlm-probability', '1.5'], "--mlm-probability: expected a number in [0, 1], got '1.5'"],
     [['--model', join(d, 'mlm'), '--data', join(d, 'prepared', 'val'), '--split', 'train'],
       `--split applies to a prepared folder with train/ and val/; ${join(d, 'prepared', 'val')} is one split`],
+    [['--model', join(d, 'clf'), '--task', 'sst2', '--format', 'csv'], '--format applies to a custom dev file (--dev) only'],
   ];
   for (const [args, msg] of cases) await assert.rejects(cli(args), (e: Error) => e.message === msg);
   const p = spawnSync(process.execPath, [bin, 'eval', ...cases[0][0]], { encoding: 'utf8' });
