@@ -18,7 +18,7 @@ import type { HeadKind } from '../model/params.js';
 import { prepare } from '../data/prepare.js';
 import { TokenDataset } from '../data/token_dataset.js';
 import { isPreparedDir } from '../train/data.js';
-import { evaluateMlm, type MlmEvalProgress } from '../train/evaluate_mlm.js';
+import { evaluateMlm } from '../train/evaluate_mlm.js';
 import { evaluateTask } from '../glue/evaluate_task.js';
 import { formatEvalMetrics } from '../glue/progress.js';
 import { taskName } from '../glue/tasks.js';
@@ -91,11 +91,12 @@ async function evalClassifier(o: EvalCliOptions, c: Common): Promise<void> {
   const task = o.task === undefined ? undefined : wrapFlag('--task', () => taskName(o.task!));
   const maxSeqLen = intOpt(o.maxSeqLen, '--max-seq-len', 2);
   const { model, info, dir, dtype } = loadForEval<SequenceClassificationModel>(o.model, 'classification', c.dtype);
+  const bar = progressBar(o.progress, 'eval {split} {bar} {percentage}% | {value}/{total} examples | ETA {eta_formatted}');
   const r = await evaluateTask(model, await loadTokenizer(dir), { task, dataDir: o.dataDir, maxSeqLen, batchSize: c.batchSize,
     maxExamples: c.maxSamples, warn: (m) => console.error(`warning: ${m}`),
     custom: o.dev === undefined ? undefined : { dev: o.dev, textColumn: o.textColumn, textPairColumn: o.textPairColumn,
       labelColumn: o.labelColumn, format: parseTableFormat(o.format) },
-    onSplit: (s, n) => { if (o.progress) console.error(`evaluating ${s}: ${n} examples`); } });
+    onProgress: (split, done, n) => bar.update(done, n, { split }) }).finally(bar.stop);
   const sparsity = model.encoderSparsity();
   if (o.json) {
     console.log(JSON.stringify({ model: dir, model_type: info.modelType, task: r.task, metrics: r.metrics, score: r.score,
@@ -125,10 +126,11 @@ async function evalMlm(o: EvalCliOptions, c: Common): Promise<void> {
   try {
     const ds = data.ds;
     checkDataFits(ds, model, info, tok);
-    const bar = evalProgressBar(o.progress);
+    const bar = progressBar(o.progress, 'eval {bar} {percentage}% | batch {value}/{total} | loss {loss} | ETA {eta_formatted}');
     let r;
     try {
-      r = evaluateMlm(model, ds, { batch_size: c.batchSize, mlm_probability: p, seed, max_samples: c.maxSamples, onBatch: bar.update });
+      r = evaluateMlm(model, ds, { batch_size: c.batchSize, mlm_probability: p, seed, max_samples: c.maxSamples,
+        onBatch: (q) => bar.update(q.batches, q.total_batches, { loss: Number.isNaN(q.loss) ? '-' : q.loss.toFixed(4) }) });
     } finally {
       bar.stop();
     }
@@ -250,19 +252,27 @@ function printTable(rows: Array<[string, string]>): void {
   for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
 }
 
-/** A bar over the batches of an MLM evaluation (stderr; a line every 10 s when stderr is not a terminal). */
-function evalProgressBar(enabled: boolean): { update: (p: MlmEvalProgress) => void; stop: () => void } {
-  let bar: cliProgress.SingleBar | null = null;
+/**
+ * A cli-progress bar on stderr, started at the first update (a line every 10 s when stderr is not a terminal); an
+ * update with another total, or going backwards (the next split), starts a new bar.
+ */
+function progressBar(enabled: boolean, format: string):
+  { update: (value: number, total: number, payload: Record<string, string>) => void; stop: () => void } {
+  let bar: cliProgress.SingleBar | null = null, total = -1, last = 0;
+  const stop = () => { bar?.stop(); bar = null; };
   return {
-    update: (p) => {
+    update: (value, of, payload) => {
       if (!enabled) return;
-      if (!bar) {
-        bar = new cliProgress.SingleBar({ format: 'eval {bar} {percentage}% | batch {value}/{total} | loss {loss} | ETA {eta_formatted}',
-          barsize: 24, hideCursor: true, noTTYOutput: true, notTTYSchedule: 10000, etaBuffer: 20 }, cliProgress.Presets.shades_classic);
-        bar.start(p.total_batches, 0, { loss: '-' });
+      if (!bar || of !== total || value < last) {
+        stop();
+        bar = new cliProgress.SingleBar({ format, barsize: 24, hideCursor: true, noTTYOutput: true, notTTYSchedule: 10000, etaBuffer: 20 },
+          cliProgress.Presets.shades_classic);
+        bar.start(of, 0, payload);
+        total = of;
       }
-      bar.update(p.batches, { loss: Number.isNaN(p.loss) ? '-' : p.loss.toFixed(4) });
+      last = value;
+      bar.update(value, payload);
     },
-    stop: () => { bar?.stop(); bar = null; },
+    stop,
   };
 }

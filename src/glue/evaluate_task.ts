@@ -29,8 +29,8 @@ export interface TaskEvalOptions {
   maxExamples?: number;
   /** Receives warnings (e.g. skipped malformed rows). */
   warn?: (message: string) => void;
-  /** Called before each split is evaluated. */
-  onSplit?: (split: string, examples: number) => void;
+  /** Called after each forward: the split, its examples done so far and its size (progress displays). */
+  onProgress?: (split: string, done: number, total: number) => void;
 }
 
 /** What {@link evaluateTask} measured. */
@@ -52,6 +52,23 @@ function modelLabels(model: SequenceClassificationModel): string[] | undefined {
   if (n < 2 || !c.id2label) return undefined;
   const names = Array.from({ length: n }, (_, i) => c.id2label![String(i)]);
   return names.every((x, i) => x !== undefined && x !== `LABEL_${i}`) ? names : undefined;
+}
+
+/**
+ * `model` with a `forward` that reports each batch's rows after running it: finetune.ts's `evaluate` has no progress
+ * callback, so the progress display counts its forwards (everything else reaches the model untouched).
+ */
+function countingForwards(model: SequenceClassificationModel, tick: (rows: number) => void): SequenceClassificationModel {
+  return new Proxy(model, {
+    get(target, key, receiver) {
+      if (key !== 'forward') return Reflect.get(target, key, receiver);
+      return (...args: Parameters<SequenceClassificationModel['forward']>) => {
+        const out = target.forward(...args);
+        tick(args[0].batch);
+        return out;
+      };
+    },
+  });
 }
 
 /**
@@ -96,9 +113,10 @@ export async function evaluateTask(model: SequenceClassificationModel, tok: Bert
   for (const s of splits) {
     const ex = o.maxExamples === undefined ? s.examples : s.examples.slice(0, o.maxExamples);
     if (!ex.length) throw new Error(`${s.path}: no examples`);
-    o.onSplit?.(s.name, ex.length);
     const enc = await encodeExamples(tok, ex, o.maxSeqLen ?? GLUE_MAX_SEQ_LEN);
-    out.metrics[s.name] = evaluate(model, enc, ex.map((e) => e.label), metrics, o.batchSize ?? 32);
+    let done = 0;
+    const tick = o.onProgress && ((rows: number) => o.onProgress!(s.name, done += rows, ex.length));
+    out.metrics[s.name] = evaluate(tick ? countingForwards(model, tick) : model, enc, ex.map((e) => e.label), metrics, o.batchSize ?? 32);
     out.examples[s.name] = ex.length;
     out.files[s.name] = s.path;
   }

@@ -32,6 +32,11 @@ test('evaluateTask on SST-2 dev lines equals evaluate() on the same encodings', 
   assert.deepEqual(r.examples, { dev: 40 });
   assert.equal(r.score, direct.accuracy);
   assert.equal(r.task, 'sst2');
+  // The progress callback sees every forward and changes nothing.
+  const seen: Array<[string, number, number]> = [];
+  const again = await evaluateTask(model, tok, { task: 'sst2', dataDir: GLUE, maxExamples: 40, batchSize: 16, onProgress: (...a) => seen.push(a) });
+  assert.deepEqual(again.metrics, r.metrics);
+  assert.deepEqual(seen, [['dev', 16, 40], ['dev', 32, 40], ['dev', 40, 40]]);
   // The labels and task must agree: STS-B is a regression, and a swapped id2label would invert every prediction.
   await assert.rejects(evaluateTask(model, tok, { task: 'stsb', dataDir: GLUE }), /stsb has a regression target \(1 label\), the model 2/);
   await assert.rejects(evaluateTask(classifier({ 0: 'positive', 1: 'negative' }), tok, { task: 'sst2', dataDir: GLUE }),

@@ -2,7 +2,8 @@
  * `mosaicbert eval` on tiny random models (the command run in-process through commander, plus one real process for
  * the exit status): on a prepared folder (its val split) and on raw JSONL text the JSON output equals evaluateMlm on
  * the same model and data, with the encoder sparsity of a sparse model; the text table; `--task sst2` equals
- * evaluate() on the same dev lines, and so does --dev on them as a custom TSV; user errors name the flag or file, and print as one line with exit 2.
+ * evaluate() on the same dev lines, and so does --dev on them as a custom TSV; user errors name the flag or file,
+ * and print as one line with exit 2.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
