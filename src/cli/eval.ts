@@ -5,9 +5,8 @@
  * task's dev split(s) or a custom dev file with the task's metrics (src/glue/evaluate_task.ts). Text output is a
  * short table on stdout; `--json` prints one JSON object instead. Progress goes to stderr.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { setNumThreads } from '../kernels/native.js';
@@ -15,9 +14,6 @@ import { loadPretrained, type PretrainedInfo } from '../interop/pretrained.js';
 import type { MaskedLMModel } from '../model/mlm.js';
 import type { SequenceClassificationModel } from '../model/classification.js';
 import type { HeadKind } from '../model/params.js';
-import { prepare } from '../data/prepare.js';
-import { TokenDataset } from '../data/token_dataset.js';
-import { isPreparedDir } from '../train/data.js';
 import { evaluateMlm } from '../train/evaluate_mlm.js';
 import { evaluateTask } from '../glue/evaluate_task.js';
 import { formatEvalMetrics } from '../glue/progress.js';
@@ -26,7 +22,7 @@ import { loadTokenizer } from '../pipelines/common.js';
 import type { BertTokenizer } from '../tokenizer/bert_tokenizer.js';
 import { intOpt } from './options.js';
 import { parseDtype } from './pipeline_io.js';
-import { prepareProgressBar } from './prepare.js';
+import { checkDataFits, openEvalData } from './eval_data.js';
 import { addCustomColumnOptions, parseTableFormat, type CustomColumnOptions } from './custom_task.js';
 
 interface EvalCliOptions extends CustomColumnOptions {
@@ -122,10 +118,11 @@ async function evalMlm(o: EvalCliOptions, c: Common): Promise<void> {
   for (const d of o.data!) if (!existsSync(d)) throw new Error(`--data: ${d}: no such file or folder`);
   const { model, info, dir, dtype } = loadForEval<MaskedLMModel>(o.model, 'mlm', c.dtype);
   const tok = await loadTokenizer(dir);
-  const data = await openEvalData(o, tok, maxSeqLen, c.maxSamples);
+  const data = await openEvalData({ data: o.data!, split: o.split, maxSeqLen, mode: o.mode as 'truncate' | 'chunk' | undefined,
+    textField: o.textField, maxSamples: c.maxSamples, progress: o.progress }, tok);
   try {
     const ds = data.ds;
-    checkDataFits(ds, model, info, tok);
+    checkDataFits(data, model, info, tok);
     const bar = progressBar(o.progress, 'eval {bar} {percentage}% | batch {value}/{total} | loss {loss} | ETA {eta_formatted}');
     let r;
     try {
@@ -149,51 +146,6 @@ async function evalMlm(o: EvalCliOptions, c: Common): Promise<void> {
       ['perplexity', r.perplexity.toFixed(2)]]);
   } finally {
     data.cleanup();
-  }
-}
-
-/**
- * The split `--data` names: a prepared folder's `--split` (default val), one split folder, or raw text tokenized
- * with the model's tokenizer into a temporary folder (every document; `cleanup` removes it).
- * @throws Error naming the flag: a missing split, or a raw-text flag given with tokenized data (or the reverse).
- */
-async function openEvalData(o: EvalCliOptions, tok: BertTokenizer, maxSeqLen: number | undefined, maxSamples: number | undefined):
-  Promise<{ ds: TokenDataset; name: string; cleanup: () => void }> {
-  const tokenized = (d: string) => isPreparedDir(d) || existsSync(join(d, 'index.json'));
-  const one = o.data!.length === 1 ? resolve(o.data![0]) : null;
-  if (!one) for (const d of o.data!) if (tokenized(d)) throw new Error(`--data: ${d} is already tokenized; pass it alone`);
-  if (one && tokenized(one)) {
-    for (const [v, flag] of [[o.maxSeqLen, '--max-seq-len'], [o.mode, '--mode'], [o.textField, '--text-field']] as const) {
-      if (v !== undefined) throw new Error(`${flag} applies to raw text; ${one} is already tokenized`);
-    }
-    let dir = one;
-    if (isPreparedDir(one)) {
-      dir = join(one, o.split ?? 'val');
-      if (!existsSync(join(dir, 'index.json'))) {
-        throw new Error(`--data: ${one} has no ${o.split ?? 'val'} split (${join(dir, 'index.json')} is missing)` +
-          (o.split === undefined ? '; pass --split train' : ''));
-      }
-    } else if (o.split !== undefined) {
-      throw new Error(`--split applies to a prepared folder with train/ and val/; ${one} is one split`);
-    }
-    const ds = TokenDataset.open(dir);
-    return { ds, name: ds.dir, cleanup: () => ds.close() };
-  }
-  if (o.split !== undefined) throw new Error('--split applies to a prepared folder; raw text is evaluated whole');
-  const inputs = o.data!.map((d) => resolve(d));
-  const tmp = mkdtempSync(join(tmpdir(), 'mosaicbert-eval-'));
-  const pb = prepareProgressBar(o.progress);
-  try {
-    // Every document (no validation split); a sample cap needs at most that many documents.
-    await prepare({ inputs, out_dir: join(tmp, 'data'), max_seq_len: maxSeqLen ?? 128, mode: (o.mode ?? 'truncate') as 'truncate' | 'chunk',
-      val_fraction: 0, text_field: o.textField, max_documents: maxSamples, tokenizer: tok, onProgress: pb.update });
-    const ds = TokenDataset.open(join(tmp, 'data', 'train'));
-    return { ds, name: inputs.join(', '), cleanup: () => { ds.close(); rmSync(tmp, { recursive: true, force: true }); } };
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  } finally {
-    pb.stop();
   }
 }
 
@@ -222,25 +174,6 @@ function loadForEval<M extends MaskedLMModel | SequenceClassificationModel>(path
   const int8Folder = model.encoder.linears().some((l) => l.backend);
   if (dtype || !int8Folder) model.prepareInference(dtype ?? 'fp32');
   return { model: model as M, info, dir: resolve(path), dtype: dtype ?? (int8Folder ? 'int8' : 'fp32') };
-}
-
-/**
- * The dataset's token ids must be rows of the model's embedding and, for classic BERT, its samples no longer than
- * the position table (errors naming both sizes); a dataset tokenized with another vocabulary than the model's
- * tokenizer draws a warning.
- */
-function checkDataFits(ds: TokenDataset, model: MaskedLMModel, info: PretrainedInfo, tok: BertTokenizer): void {
-  const t = ds.index.tokenizer;
-  if (info.modelType === 'bert' && ds.max_seq_len > model.config.max_position_embeddings) {
-    throw new Error(`--data: ${ds.dir} was prepared with max_seq_len ${ds.max_seq_len}, more than the model's max_position_embeddings ` +
-      `(${model.config.max_position_embeddings}); prepare the text with a smaller --max-seq-len`);
-  }
-  if (t.vocab_size > model.config.vocab_size) {
-    throw new Error(`--data: ${ds.dir} was tokenized with ${t.vocab_size} tokens (${t.name}), more than the model's vocab_size ${model.config.vocab_size}`);
-  }
-  if (t.vocab_md5 !== tok.vocab_md5) {
-    console.error(`warning: ${ds.dir} was tokenized with ${t.name} (vocab md5 ${t.vocab_md5}), the model's tokenizer is ${tok.name} (${tok.vocab_md5})`);
-  }
 }
 
 function describeModel(dir: string, info: PretrainedInfo, sparsity: number): string {

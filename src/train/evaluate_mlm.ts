@@ -109,11 +109,16 @@ export function evaluateMlm(model: MaskedLMModel, ds: TokenDataset, o: MlmEvalOp
   return { loss, accuracy: n ? hits / n : NaN, perplexity: Math.exp(loss), num_targets: n, batches, samples, tokens };
 }
 
-/** The first `rows` rows of a batch (the batch itself when it has no more); masks are per row, so they are kept. */
+/**
+ * The first `rows` rows of a batch (the batch itself when it has no more), still padded to the full batch's length;
+ * masks are keyed by row and column, so the kept rows keep theirs.
+ */
 function firstRows(b: Batch, rows: number): Batch {
   if (rows >= b.batch_size) return b;
   const S = b.seq_len, cut = (a: Int32Array) => a.subarray(0, rows * S);
+  let longest = 0;
+  for (let r = 0; r < rows; r++) longest = Math.max(longest, b.cu_seqlens[r + 1] - b.cu_seqlens[r]);
   return { ...b, batch_size: rows, input_ids: cut(b.input_ids), attention_mask: cut(b.attention_mask),
     token_type_ids: cut(b.token_type_ids), labels: b.labels && cut(b.labels), cu_seqlens: b.cu_seqlens.subarray(0, rows + 1),
-    sample_indices: b.sample_indices.subarray(0, rows) };
+    max_seqlen_in_batch: longest, sample_indices: b.sample_indices.subarray(0, rows) };
 }
