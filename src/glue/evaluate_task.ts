@@ -55,23 +55,6 @@ function modelLabels(model: SequenceClassificationModel): string[] | undefined {
 }
 
 /**
- * `model` with a `forward` that reports each batch's rows after running it: finetune.ts's `evaluate` has no progress
- * callback, so the progress display counts its forwards (everything else reaches the model untouched).
- */
-function countingForwards(model: SequenceClassificationModel, tick: (rows: number) => void): SequenceClassificationModel {
-  return new Proxy(model, {
-    get(target, key, receiver) {
-      if (key !== 'forward') return Reflect.get(target, key, receiver);
-      return (...args: Parameters<SequenceClassificationModel['forward']>) => {
-        const out = target.forward(...args);
-        tick(args[0].batch);
-        return out;
-      };
-    },
-  });
-}
-
-/**
  * Evaluates a classifier on a GLUE task's dev split(s) or a custom dev file.
  * @param model a sequence classifier whose `num_labels` matches the task (1 for regression).
  * @param tok the model's tokenizer (`loadTokenizer(modelDir)`).
@@ -114,9 +97,8 @@ export async function evaluateTask(model: SequenceClassificationModel, tok: Bert
     const ex = o.maxExamples === undefined ? s.examples : s.examples.slice(0, o.maxExamples);
     if (!ex.length) throw new Error(`${s.path}: no examples`);
     const enc = await encodeExamples(tok, ex, o.maxSeqLen ?? GLUE_MAX_SEQ_LEN);
-    let done = 0;
-    const tick = o.onProgress && ((rows: number) => o.onProgress!(s.name, done += rows, ex.length));
-    out.metrics[s.name] = evaluate(tick ? countingForwards(model, tick) : model, enc, ex.map((e) => e.label), metrics, o.batchSize ?? 32);
+    out.metrics[s.name] = evaluate(model, enc, ex.map((e) => e.label), metrics, o.batchSize ?? 32,
+      o.onProgress && ((done) => o.onProgress!(s.name, done, ex.length)));
     out.examples[s.name] = ex.length;
     out.files[s.name] = s.path;
   }

@@ -303,15 +303,18 @@ export function findMnliCheckpoint(root: string): string | undefined {
   return undefined;
 }
 
-/** Runs the model over a split and computes the task's metrics. */
+/**
+ * Runs the model over a split and computes the task's metrics; `onBatch(done)` after each batch (examples done so far).
+ */
 export function evaluate(model: SequenceClassificationModel, enc: Encoded[], labels: number[],
-  metrics: MetricName[], batchSize: number): Record<string, number> {
+  metrics: MetricName[], batchSize: number, onBatch?: (done: number) => void): Record<string, number> {
   const NL = model.config.num_labels;
   const preds = new Float64Array(enc.length);
   for (let i = 0; i < enc.length; i += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, enc.length - i) }, (_, j) => i + j);
     const out = model.forward(collate(enc, idx), { training: false });
     preds.set(predictionsFromLogits(out.logits, idx.length, NL), i);
+    onBatch?.(i + idx.length);
   }
   return computeMetrics(metrics, preds, labels);
 }

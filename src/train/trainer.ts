@@ -60,6 +60,7 @@ import { recipePeakLr } from '../pruning/lr_functions.js';
 import { collectMasks, restoreMasks } from '../pruning/masks.js';
 import type { DistillationSettings } from './distillation.js';
 import { loadTeacher } from './teacher.js';
+import { evaluateMlm } from './evaluate_mlm.js';
 
 /** One line of the run's JSONL log, also passed to `onEvent`. */
 export type TrainEvent =
@@ -338,27 +339,10 @@ export class Trainer {
   evaluate(): EvalResult | null {
     const ds = this.opts.val;
     if (!ds) return null;
-    const c = this.config, V = c.model.vocab_size;
-    const loader = new DataLoader(ds, { batch_size: c.device_eval_batch_size, shuffle: false, drop_last: c.eval.drop_last,
-      seed: c.seed, pad_to: 'longest', mlm: { mlm_probability: c.eval.mlm_probability, seed: c.seed } });
-    let lossSum = 0, hits = 0, n = 0, batches = 0;
-    for (const b of loader.epochBatches()) {
-      if (c.eval_subset_num_batches >= 0 && batches >= c.eval_subset_num_batches) break;
-      batches++;
-      const out = this.model.forward({ batch: b.batch_size, seqlen: b.seq_len, input_ids: b.input_ids, attention_mask: b.attention_mask,
-        token_type_ids: b.token_type_ids, labels: b.labels }, { training: false });
-      if (!out.numTargets) continue;
-      lossSum += out.loss! * out.numTargets;
-      n += out.numTargets;
-      const lg = out.logits;
-      for (let r = 0; r < out.numTargets; r++) {
-        let best = 0, bv = -Infinity;
-        const off = r * V;
-        for (let v = 0; v < V; v++) if (lg[off + v] > bv) { bv = lg[off + v]; best = v; }
-        if (best === b.labels![out.positions[r]]) hits++;
-      }
-    }
-    return { loss: n ? lossSum / n : NaN, accuracy: n ? hits / n : NaN, num_targets: n, batches };
+    const c = this.config;
+    const r = evaluateMlm(this.model, ds, { batch_size: c.device_eval_batch_size, seed: c.seed, mlm_probability: c.eval.mlm_probability,
+      max_batches: c.eval_subset_num_batches, drop_last: c.eval.drop_last });
+    return { loss: r.loss, accuracy: r.accuracy, num_targets: r.num_targets, batches: r.batches };
   }
 
   private save(): void {
