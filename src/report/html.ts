@@ -146,6 +146,7 @@ export function renderReport(log: RunLog, title: string): string {
       ['final train loss (mean of last ' + w + ')', fmt(smooth(lossPts, w)[lossPts.length - 1][1])],
       ['tokens/s (last window)', fmt(last.tokens_per_s)], ['MFU (last window)', `${fmt(100 * last.mfu)}%`],
       ['wall time', `${fmt(last.elapsed_s)} s`]);
+    if (last.sparsity !== undefined) rows.push(['sparsity of the pruned weights', `${fmt(100 * last.sparsity)}%`]);
   }
   if (log.evals.length) {
     const e = log.evals[log.evals.length - 1];
@@ -166,7 +167,10 @@ export function renderReport(log: RunLog, title: string): string {
 /** Styles of the chart SVGs (inlined into each standalone SVG file; scoped to `svg` in the HTML page). */
 const SVG_CSS = 'text{font-size:11px;fill:#333}.t{font-size:13px;font-weight:600}.g{stroke:#eee}.f{fill:none;stroke:#999}';
 
-/** The report's charts, in page order: MLM loss, eval accuracy, lr, throughput, MFU, gradient norm. */
+/**
+ * The report's charts, in page order: MLM loss, eval accuracy, lr, throughput, MFU, gradient norm; with distillation the
+ * task and KD terms, with gradual pruning the sparsity.
+ */
 export function reportCharts(log: RunLog): Array<{ title: string; svg: string }> {
   const st = log.steps;
   const lossPts: Pt[] = st.map((e) => [e.step, e.loss]);
@@ -187,6 +191,16 @@ export function reportCharts(log: RunLog): Array<{ title: string; svg: string }>
     ['MFU (%)', [{ name: 'MFU', color: '#8c564b', points: st.map((e) => [e.step, 100 * e.mfu]) }]],
     ['gradient norm', [{ name: '|g|', color: '#7f7f7f', points: st.map((e) => [e.step, e.grad_norm]) }]],
   ];
+  // Distillation and gradual pruning runs (docs/pruning.md): the two loss terms and the sparsity of the pruned weights.
+  const kd = st.filter((e) => e.distill_loss !== undefined);
+  if (kd.length) {
+    charts.push(['loss terms (distillation)', [
+      { name: 'task loss', color: '#1f4e89', points: smooth(kd.map((e): Pt => [e.step, e.task_loss]), w) },
+      { name: 'KD (T²·KL)', color: '#d62728', points: smooth(kd.map((e): Pt => [e.step, e.distill_loss]), w) },
+    ]]);
+  }
+  const sp = st.filter((e) => e.sparsity !== undefined);
+  if (sp.length) charts.push(['sparsity of the pruned weights (%)', [{ name: 'sparsity', color: '#17becf', points: sp.map((e) => [e.step, 100 * e.sparsity]) }]]);
   return charts.map(([title, series]) => ({ title, svg: lineChart(title, 'step', series) }));
 }
 

@@ -15,7 +15,7 @@ import { parseRecipe } from '../../src/pruning/recipe.js';
 import { GradualPruner } from '../../src/pruning/gradual.js';
 import { recipeLearningRate } from '../../src/pruning/lr_functions.js';
 import { finetune } from '../../src/glue/finetune.js';
-import { readRunLog } from '../../src/report/html.js';
+import { readRunLog, reportCharts } from '../../src/report/html.js';
 
 const cfg = configFromDict({ vocab_size: 30528, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 32 });
 
@@ -129,6 +129,8 @@ test('finetune with an oBERT recipe and a teacher: sparsity on schedule, masks k
   assert.ok(steps.every((s) => s.distill_loss > 0 && s.task_loss > 0 && Math.abs(s.loss - 0.5 * (s.task_loss + s.distill_loss)) < 1e-9));
   assert.ok(Math.abs(steps[3].lr - 1e-3) < 1e-15 && Math.abs(steps[6].lr - 1e-3) < 1e-15, 'the LR restarts at each pruning step');
   assert.ok(log.steps.length === 12);
+  const charts = reportCharts(log).map((c) => c.title);
+  assert.ok(charts.includes('loss terms (distillation)') && charts.includes('sparsity of the pruned weights (%)'), charts.join(', '));
   // An interrupted run resumed after the first pruning step ends bit-identical (masks come back from the checkpoint).
   assert.ok(existsSync(join(root, 'a', 'checkpoints', 'ba4', 'masks.safetensors')));
   cpSync(join(root, 'a', 'checkpoints', 'ba4'), join(root, 'b', 'checkpoints', 'ba4'), { recursive: true });
