@@ -29,8 +29,8 @@ export interface LongInputRow {
   modelRssMiB: number;
   /** Workspace (activation) bytes held after the forward, MiB. */
   workspaceMiB: number;
-  /** Encoder mode. */
-  mode: 'inference' | 'training-buffers';
+  /** Encoder mode ('inference-prepared-*': projections prepared once by `prepareInference(dtype)`). */
+  mode: 'inference' | 'training-buffers' | 'inference-prepared-fp32' | 'inference-prepared-q8';
 }
 
 function rssMiB(): { now: number; peak: number } {
@@ -43,11 +43,16 @@ function rssMiB(): { now: number; peak: number } {
   return { now: process.memoryUsage().rss / 2 ** 20, peak: r };
 }
 
-/** Runs one length in this process (the child side); returns its row. */
-export function measureLongInput(tokens: number, opts: { inference?: boolean; threads?: number } = {}): LongInputRow {
+/**
+ * Runs one length in this process (the child side); returns its row. `dtype` prepares the projections first
+ * (`prepareInference`, inference mode only); without it the projections run the training path's SGEMM.
+ */
+export function measureLongInput(tokens: number, opts: { inference?: boolean; threads?: number; dtype?: 'fp32' | 'q8' } = {}): LongInputRow {
   if (opts.threads) setNumThreads(opts.threads);
   const inference = opts.inference ?? true;
   const model = new MosaicBertForMaskedLM({ ...MOSAIC_BERT_BASE }, { initSeed: 1 });
+  if (opts.dtype && !inference) throw new Error('long-input: --dtype needs inference mode (not --training-buffers)');
+  if (opts.dtype) model.prepareInference(opts.dtype);
   const ids = new Int32Array(tokens);
   let x = 12345;
   for (let i = 0; i < tokens; i++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; ids[i] = 1000 + (x % 29000); }
@@ -59,7 +64,8 @@ export function measureLongInput(tokens: number, opts: { inference?: boolean; th
   const ms = performance.now() - t0;
   if (!Number.isFinite(h[0]) || !Number.isFinite(h[h.length - 1])) throw new Error(`long-input ${tokens}: non-finite output`);
   return { tokens, ms, tokensPerSec: tokens / (ms / 1000), peakRssMiB: rssMiB().peak, modelRssMiB: modelRss,
-    workspaceMiB: model.activationBytes() / 2 ** 20, mode: inference ? 'inference' : 'training-buffers' };
+    workspaceMiB: model.activationBytes() / 2 ** 20,
+    mode: opts.dtype ? `inference-prepared-${opts.dtype}` : inference ? 'inference' : 'training-buffers' };
 }
 
 /** Markdown table of rows. */

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { KERNEL_BENCH_FAMILIES, type KernelBenchFamily, runKernelBench } from '../bench/kernels.js';
 import { registerBenchLong } from './bench_long.js';
 import { runOnnxBench } from '../bench/onnx.js';
+import { registerBenchInference } from './bench_inference.js';
 import { intOpt } from './options.js';
 import { registerBenchServe } from './bench_serve.js';
 import { registerBenchAccuracy } from './bench_accuracy.js';
@@ -29,6 +30,7 @@ export function registerBench(program: Command): void {
   registerBenchLong(bench);
   registerBenchServe(bench);
   registerBenchAccuracy(bench);
+  registerBenchInference(bench);
   bench
     .command('onnx')
     .description('Base-sized encoder inference vs ONNX Runtime (onnxruntime-node dev dependency), same weights: ' +

@@ -21,10 +21,13 @@ export function registerBenchLong(bench: Command): void {
     .option('--out <file>', 'results file', 'bench/RESULTS.md')
     .option('--child <tokens>', '(internal) measure one length in this process and print JSON')
     .option('--training-buffers', '(internal, with --child) per-layer buffers instead of inference mode', false)
-    .action((o: { lengths: string; compare: string; threads?: string; out: string; child?: string; trainingBuffers: boolean }) => {
+    .option('--dtype <d>', '(internal, with --child) prepare the projections first: fp32 or q8')
+    .action((o: { lengths: string; compare: string; threads?: string; out: string; child?: string; trainingBuffers: boolean; dtype?: string }) => {
       const threads = intOpt(o.threads, '--threads', 1, 1024);
+      if (o.dtype !== undefined && o.dtype !== 'fp32' && o.dtype !== 'q8') throw new Error(`--dtype: expected fp32 or q8, got '${o.dtype}'`);
       if (o.child) {
-        console.log(JSON.stringify(measureLongInput(intOpt(o.child, '--child', 2)!, { inference: !o.trainingBuffers, threads })));
+        console.log(JSON.stringify(measureLongInput(intOpt(o.child, '--child', 2)!, { inference: !o.trainingBuffers, threads,
+          dtype: o.dtype as 'fp32' | 'q8' | undefined })));
         return;
       }
       const cmd = ['node bin/mosaicbert.js bench long-input', `--lengths ${o.lengths}`,

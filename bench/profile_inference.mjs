@@ -1,0 +1,111 @@
+// Where the time of one dense fp32 forward goes at batch 1 x 128 (MosaicBERT-base, random init seed 1234): ours
+// with every kernel call and every prepared projection timed, at 1 and at 2 threads, against ONNX Runtime's own
+// per-operator profile of the exported graph (same weights, same threads), so the two breakdowns sit side by side.
+//
+//   npm run build && flock /tmp/cpu-bench.lock node bench/profile_inference.mjs [--reps 20] [--threads 2]
+//
+// Ours: a Proxy around the native kernels times each call (attention, LayerNorm, GeGLU, embeddings, ...); each
+// encoder Linear's prepared backend is wrapped to time its forward, grouped by projection (Wqkv, attention output,
+// gated_layers, wo). "unaccounted" is the forward's wall time minus both: JS, buffer management, unpadding.
+// The timers add a performance.now() pair per call (about 0.1 us x ~110 calls per forward: negligible).
+// ORT: `enableProfiling`; the JSON's "Node" events summed per op type, MatMul split by whether B is a 2-D weight.
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { MOSAIC_BERT_BASE } from '../dist/src/model/config.js';
+import { MosaicBertForMaskedLM } from '../dist/src/model/mlm.js';
+import { unpadBatch } from '../dist/src/model/batch.js';
+import { nativeKernels, setNumThreads } from '../dist/src/kernels/native.js';
+import { exportEncoderOnnx } from '../dist/src/interop/onnx_export.js';
+import { cpuSessionOptions, loadOnnxRuntime, onnxFeeds } from '../dist/src/interop/onnx/runtime.js';
+import { benchBatch } from '../dist/src/bench/onnx.js';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, x, i, a) => (x.startsWith('--') ? [...acc, [x.slice(2), a[i + 1]]] : acc), []));
+const reps = Number(args.reps ?? 20), maxThreads = Number(args.threads ?? 2);
+
+const acc = new Map();
+const add = (k, ms) => acc.set(k, (acc.get(k) ?? 0) + ms);
+const base = nativeKernels();
+const timed = new Proxy(base, {
+  get(t, p) {
+    const f = t[p];
+    if (typeof f !== 'function') return f;
+    return (...a) => { const t0 = performance.now(); const r = f.apply(t, a); add(`kernel ${String(p)}`, performance.now() - t0); return r; };
+  },
+});
+const cfg = { ...MOSAIC_BERT_BASE };
+const model = new MosaicBertForMaskedLM(cfg, { initSeed: 1234, kernels: timed });
+model.prepareInference('fp32');
+const group = (name) => (/Wqkv/.test(name) ? 'linear Wqkv [2304 x 768]' : /attention\.output/.test(name) ? 'linear attn out [768 x 768]'
+  : /gated_layers/.test(name) ? 'linear gated_layers [6144 x 768]' : 'linear wo [768 x 3072]');
+for (const l of model.encoder.linears()) {
+  const inner = l.backend, g = group(l.name);
+  l.backend = { kind: inner.kind, outFeatures: inner.outFeatures, inFeatures: inner.inFeatures,
+    forward(X, rows, Y) { const t0 = performance.now(); inner.forward(X, rows, Y); add(g, performance.now() - t0); } };
+}
+const b = benchBatch([128], 128, 1);
+// 2 T (H 3H + H H + H 2I + I H) per layer, T = 128 tokens.
+const PROJ_GFLOP = 2 * 128 * cfg.hidden_size * (3 * cfg.hidden_size + cfg.hidden_size + 3 * cfg.intermediate_size) * cfg.num_hidden_layers / 1e9;
+const u = unpadBatch(b);
+
+const lines = [];
+for (let threads = 1; threads <= maxThreads; threads++) {
+  setNumThreads(threads);
+  model.encode(u); // warm-up
+  acc.clear();
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) model.encode(u);
+  const total = (performance.now() - t0) / reps;
+  let known = 0;
+  const parts = [...acc].map(([k, v]) => [k, v / reps]).sort((x, y) => y[1] - x[1]);
+  for (const [, v] of parts) known += v;
+  lines.push(`\nours, ${threads} thread(s): ${total.toFixed(1)} ms per forward (mean of ${reps})`);
+  const proj = parts.filter(([k]) => k.startsWith('linear')).reduce((a, [, v]) => a + v, 0);
+  lines.push(`  projections: ${PROJ_GFLOP.toFixed(2)} GFLOP in ${proj.toFixed(1)} ms = ${(PROJ_GFLOP / proj * 1000).toFixed(0)} GFLOP/s`);
+  for (const [k, v] of parts) if (v >= 0.05) lines.push(`  ${k.padEnd(36)} ${v.toFixed(2).padStart(8)} ms  ${(100 * v / total).toFixed(1).padStart(5)}%`);
+  lines.push(`  ${'unaccounted (JS, buffers)'.padEnd(36)} ${(total - known).toFixed(2).padStart(8)} ms  ${(100 * (total - known) / total).toFixed(1).padStart(5)}%`);
+}
+console.log(lines.splice(0).join('\n'));
+
+const ort = await loadOnnxRuntime();
+if (ort) {
+  const prefix = `/tmp/mb-ort-profile-${process.pid}`;
+  const s = await ort.InferenceSession.create(exportEncoderOnnx(cfg, model.params),
+    { ...cpuSessionOptions(maxThreads), enableProfiling: true, profileFilePrefix: prefix });
+  const feeds = onnxFeeds(ort, b, cfg.num_attention_heads);
+  await s.run(feeds);
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) await s.run(feeds);
+  const total = (performance.now() - t0) / reps;
+  // onnxruntime-node's endProfiling() returns nothing; the file is <prefix>_<date>.json.
+  await s.endProfiling?.();
+  await s.release();
+  const base = prefix.split('/').pop();
+  const file = readdirSync('/tmp').filter((f) => f.startsWith(base) && f.endsWith('.json')).map((f) => `/tmp/${f}`)[0];
+  if (!file) throw new Error(`no ORT profile file ${prefix}_*.json`);
+  const events = JSON.parse(readFileSync(file, 'utf8'));
+  rmSync(file, { force: true });
+  const ops = new Map();
+  let runs = 0;
+  for (const e of events) {
+    if (e.cat === 'Session' && e.name === 'model_run') runs++;
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    let op = e.args?.op_name ?? '?';
+    const shapes = e.args?.input_type_shape ?? [];
+    if (op === 'MatMul' || op === 'FusedMatMul' || op === 'Gemm') {
+      // Projections take the [B, S, hidden] activations; attention's MatMuls take [B, heads, S, *].
+      const first = shapes[0] ? Object.values(shapes[0])[0] : [];
+      op += first.length === 4 ? ' (attention, activations)' : ' (projection, B a weight)';
+    }
+    ops.set(op, (ops.get(op) ?? 0) + e.dur / 1000);
+  }
+  const n = Math.max(runs, 1);
+  lines.push(`\nORT ${ort.env.versions?.node ?? '?'}, ${maxThreads} thread(s): ${total.toFixed(1)} ms per run (mean of ${reps}; profile over ${n} runs incl. warm-up)`);
+  let known = 0;
+  const proj = [...ops].filter(([k]) => k.includes('projection')).reduce((a, [, v]) => a + v / n, 0);
+  lines.push(`  projections: ${PROJ_GFLOP.toFixed(2)} GFLOP in ${proj.toFixed(1)} ms = ${(PROJ_GFLOP / proj * 1000).toFixed(0)} GFLOP/s`);
+  for (const [k, v] of [...ops].sort((x, y) => y[1] - x[1])) {
+    known += v / n;
+    if (v / n >= 0.05) lines.push(`  ${k.padEnd(44)} ${(v / n).toFixed(2).padStart(8)} ms  ${(100 * v / n / total).toFixed(1).padStart(5)}%`);
+  }
+  lines.push(`  ${'outside kernels'.padEnd(44)} ${(total - known).toFixed(2).padStart(8)} ms`);
+}
+console.log(lines.join('\n'));
