@@ -9,7 +9,7 @@ import { finetune, type FinetuneOptions } from '../glue/finetune.js';
 import { finetuneProgress, formatEvalMetrics } from '../glue/progress.js';
 import { glueTask } from '../glue/tasks.js';
 import { intOpt } from './options.js';
-import { endDistributed, startDistributed } from './distributed.js';
+import { endDistributed, parseZeroStage, startDistributed, ZERO_OPTION } from './distributed.js';
 
 
 function numOpt(v: string | undefined, flag: string, positive = false): number | undefined {
@@ -26,7 +26,7 @@ interface FinetuneCliOptions {
   outputRoot: string; mnliCheckpoint?: string; mnli: boolean; randomInit: boolean; lr?: string; weightDecay?: string;
   epochs?: string; batchSize?: string; evalInterval?: string; maxTrainExamples?: string; maxEvalExamples?: string;
   threads?: string; progress: boolean; save: boolean; resume: boolean; allowResumeMismatch: boolean; allowMissingWeights: boolean;
-  saveInterval?: string; microbatchSize?: string;
+  saveInterval?: string; microbatchSize?: string; zero?: string;
   train?: string; dev?: string; textColumn?: string; textPairColumn?: string; labelColumn?: string; regression: boolean; format?: string;
 }
 
@@ -67,9 +67,11 @@ export function registerFinetune(program: Command): void {
     .option('--allow-resume-mismatch', 'resume even if the seed, batch size or data order differ from the checkpoint', false)
     .option('--save-interval <n>', 'checkpoint every N steps (default: the eval interval; 0: never)')
     .option('--microbatch-size <n>', 'rows per microbatch (default: the whole batch; same gradient)')
+    .option(...ZERO_OPTION)
     .option('--no-progress', 'no progress bar')
     .action(async (o: FinetuneCliOptions) => {
       if (o.threads) setNumThreads(intOpt(o.threads, '--threads', 1, 1024)!);
+      const zeroStage = parseZeroStage(o.zero);
       // Under `mpirun -np N`: data-parallel ranks; rank 0 alone prints, evaluates and saves.
       const coll = startDistributed(!!o.threads);
       const isRoot = !coll || coll.rank === 0;
@@ -96,7 +98,7 @@ export function registerFinetune(program: Command): void {
           mnliCheckpoint: o.mnli ? o.mnliCheckpoint : null, randomInit: o.randomInit, hparams, save: o.save,
           resume: o.resume, allowResumeMismatch: o.allowResumeMismatch, allowMissingWeights: o.allowMissingWeights, saveInterval: intOpt(o.saveInterval, '--save-interval', 0),
           microbatchSize: intOpt(o.microbatchSize, '--microbatch-size'),
-          onEvent: pb.onEvent, warn: (m) => { if (isRoot) console.error(`warning: ${m}`); }, collectives: coll,
+          onEvent: pb.onEvent, warn: (m) => { if (isRoot) console.error(`warning: ${m}`); }, collectives: coll, zeroStage,
         });
         pb.stop();
         endDistributed();

@@ -21,7 +21,7 @@ import { fillMaskPipeline } from '../pipelines/fill_mask.js';
 import { writeReport } from '../report/html.js';
 import { prepareProgressBar } from './prepare.js';
 import { intOpt } from './options.js';
-import { endDistributed, startDistributed } from './distributed.js';
+import { endDistributed, parseZeroStage, startDistributed, ZERO_OPTION } from './distributed.js';
 
 /** The sentences the summary fills in. */
 export const DEMO_SENTENCES = [
@@ -47,6 +47,7 @@ interface PretrainOptions {
   saveInterval?: string;
   progress: boolean;
   fillMask?: string[];
+  zero?: string;
 }
 
 export function registerPretrain(program: Command): void {
@@ -70,6 +71,7 @@ export function registerPretrain(program: Command): void {
     .option('--eval-interval <time>', 'eval_interval')
     .option('--save-interval <time>', 'save_interval')
     .option('--no-progress', 'no progress bar (one line per console_log_interval instead)')
+    .option(...ZERO_OPTION)
     .option('--fill-mask <texts...>', 'sentences with one [MASK] to fill at the end (default: three examples)')
     .action(async (file: string | undefined, o: PretrainOptions) => {
       const overrides = [...o.set];
@@ -80,6 +82,7 @@ export function registerPretrain(program: Command): void {
         flags[key] = name;
       };
       intOpt(o.threads, '--threads', 1, 1024);
+      const zeroStage = parseZeroStage(o.zero);
       flag('max_duration', '--max-duration', o.maxDuration); flag('seed', '--seed', o.seed); flag('optimizer.lr', '--lr', o.lr);
       flag('global_train_batch_size', '--global-batch-size', o.globalBatchSize);
       flag('device_train_microbatch_size', '--microbatch-size', o.microbatchSize);
@@ -174,7 +177,7 @@ export function registerPretrain(program: Command): void {
       let result;
       try {
         trainer = new Trainer({ config: cfg, train: data.train, val: data.val, runDir, resume: resumeFrom ?? (o.resume || undefined), onEvent,
-          allowResumeMismatch: o.allowResumeMismatch, collectives: coll });
+          allowResumeMismatch: o.allowResumeMismatch, collectives: coll, zeroStage });
         result = await trainer.fit();
       } catch (e) {
         multi?.stop();

@@ -48,6 +48,7 @@ import { SpeedWindow, trainingFlops } from './metrics.js';
 import { linearDecayWithWarmup } from './schedule.js';
 import { toBatches, wallSeconds, type BatchContext } from './time.js';
 import type { Collectives } from '../distributed/collectives.js';
+import { createAdamW, type ZeroStage } from '../distributed/zero.js';
 
 /** One line of the run's JSONL log, also passed to `onEvent`. */
 export type TrainEvent =
@@ -102,6 +103,8 @@ export interface TrainerOptions {
   collectives?: Collectives | null;
   /** One process summing the gradient in this many shards, as that many ranks would (default 1; see TrainingStep). */
   gradientShards?: number;
+  /** 1: ZeRO-1, each rank keeps the AdamW moments of its shard only (src/distributed/zero.ts); default 0. */
+  zeroStage?: ZeroStage;
 }
 
 /** What {@link Trainer.fit} returns. */
@@ -151,7 +154,7 @@ export class Trainer {
       const rep = this.model.loadStateDict(readSafetensors(c.pretrained_checkpoint).tensors, c.pretrained_checkpoint);
       if (rep.missing.length) throw new Error(`model.pretrained_checkpoint: ${c.pretrained_checkpoint} lacks ${rep.missing.join(', ')}`);
     }
-    this.optimizer = new DecoupledAdamW(this.model.params, c.optimizer, this.model.k);
+    this.optimizer = createAdamW(this.model.params, c.optimizer, this.model.k, { zeroStage: opts.zeroStage, collectives: this.coll });
     this.stepper = new TrainingStep(this.model, this.optimizer, { microbatchSize: c.device_train_microbatch_size,
       gradClipNorm: c.grad_clip_norm, seed: c.seed, labels: 'token', collectives: this.coll, gradientShards: opts.gradientShards });
     this.microbatches = this.stepper.microbatches(c.global_train_batch_size);
@@ -317,6 +320,7 @@ export class Trainer {
   }
 
   private save(): void {
+    this.optimizer.gatherForCheckpoint(); // ZeRO-1: every rank sends its moment shards to rank 0
     if (!this.isRoot) {
       this.lastCheckpoint = join(this.checkpointDir, `ba${this.state.step}`);
       return;
