@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fromPretrained } from '../dist/src/interop/pretrained.js';
 import { TokenDataset } from '../dist/src/data/token_dataset.js';
 import { DataLoader } from '../dist/src/data/loader.js';
+import { evaluateMlm } from '../dist/src/train/evaluate_mlm.js';
 import { oneShotPrune } from '../dist/src/pruning/one_shot.js';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, x, i, a) => (x.startsWith('--') ? [...acc, [x.slice(2), a[i + 1]]] : acc), []));
@@ -31,20 +32,8 @@ const gradBatches = () => ({ *[Symbol.iterator]() {
 } });
 
 function evaluate(model) {
-  const l = new DataLoader(val, { batch_size: 32, shuffle: false, drop_last: false, seed, pad_to: 'longest', mlm: { mlm_probability: 0.15, seed } });
-  let loss = 0, hits = 0, n = 0, i = 0;
-  for (const b of l.epochBatches()) {
-    if (i++ >= evalBatches) break;
-    const out = model.forward(asBatch(b), { training: false });
-    const V = model.config.vocab_size;
-    for (let r = 0; r < out.numTargets; r++) {
-      let best = 0;
-      for (let v = 1; v < V; v++) if (out.logits[r * V + v] > out.logits[r * V + best]) best = v;
-      if (best === b.labels[out.positions[r]]) hits++;
-    }
-    loss += out.loss * out.numTargets; n += out.numTargets;
-  }
-  return { loss: loss / n, accuracy: hits / n, targets: n };
+  const r = evaluateMlm(model, val, { batch_size: 32, seed, max_batches: evalBatches });
+  return { loss: r.loss, accuracy: r.accuracy, targets: r.num_targets };
 }
 
 const results = [];

@@ -45,9 +45,11 @@ export { parseTime, toBatches, type Time, type TimeUnit } from './train/time.js'
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, pruneCheckpoints, type TrainerState } from './train/checkpoint.js';
 export { findData, ensurePrepared, type DataSelection, type PreparedData } from './train/data.js';
 export { trainingFlops, unigramEntropy } from './train/metrics.js';
+export { evaluateMlm, type MlmEvalOptions, type MlmEvalResult, type MlmEvalProgress } from './train/evaluate_mlm.js';
 export { writeReport, readRunLog, renderReport } from './report/html.js';
 // Fine-tuning and GLUE
 export { finetune, loadClassifier, evaluate as evaluateClassifier, GLUE_MAX_SEQ_LEN, type FinetuneOptions, type FinetuneResult, type FinetuneEvent, type EvalRecord, type CustomTaskOptions, type LoadClassifierOptions } from './glue/finetune.js';
+export { evaluateTask, type TaskEvalOptions, type TaskEvalResult } from './glue/evaluate_task.js';
 export { runGlue, formatGlueTable, type GlueSuiteOptions, type GlueSuiteResult, type GlueTaskRow } from './glue/suite.js';
 export { GLUE_TASKS, GLUE_TASK_ORDER, glueTask, type GlueTaskSpec, type TaskHyperparameters, type MetricName } from './glue/tasks.js';
 // Pruning (oBERT, GMP): docs/pruning.md

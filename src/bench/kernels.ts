@@ -13,6 +13,7 @@ import { benchSgemm, measurePeak } from './sgemm.js';
 import { benchAttention } from './attention.js';
 import { benchLinear, linearTables } from './linear.js';
 import { benchPruning } from './pruning.js';
+import { benchLoss } from './loss.js';
 
 function fmt(x: number | undefined, d = 1): string {
   return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d);
@@ -37,7 +38,7 @@ export function writeSection(file: string, name: string, body: string): void {
 }
 
 /** Kernel families `bench kernels` can run (`--only`). */
-export const KERNEL_BENCH_FAMILIES = ['sgemm', 'attention', 'pruning', 'linear'] as const;
+export const KERNEL_BENCH_FAMILIES = ['sgemm', 'attention', 'pruning', 'loss', 'linear'] as const;
 export type KernelBenchFamily = typeof KERNEL_BENCH_FAMILIES[number];
 
 export async function runKernelBench(opts: { quick?: boolean; threads?: number; out: string; only?: KernelBenchFamily[] }):
@@ -63,6 +64,11 @@ export async function runKernelBench(opts: { quick?: boolean; threads?: number; 
     const pr = benchPruning({ quick: opts.quick, peak });
     rows.push(...pr);
     console.log(benchTable(pr));
+  }
+  if (only.has('loss')) {
+    const ls = benchLoss({ quick: opts.quick, peak });
+    rows.push(...ls);
+    console.log(benchTable(ls));
   }
   const flags = `${opts.quick ? ' --quick' : ''}${opts.threads ? ` --threads ${opts.threads}` : ''}`;
   if (rows.length > 0) {

@@ -5,6 +5,7 @@ import { registerBenchLong } from './bench_long.js';
 import { runOnnxBench } from '../bench/onnx.js';
 import { intOpt } from './options.js';
 import { registerBenchServe } from './bench_serve.js';
+import { registerBenchAccuracy } from './bench_accuracy.js';
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('Benchmarks (results written to bench/RESULTS.md)');
@@ -27,6 +28,7 @@ export function registerBench(program: Command): void {
     });
   registerBenchLong(bench);
   registerBenchServe(bench);
+  registerBenchAccuracy(bench);
   bench
     .command('onnx')
     .description('Base-sized encoder inference vs ONNX Runtime (onnxruntime-node dev dependency), same weights: ' +

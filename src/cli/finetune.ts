@@ -8,25 +8,16 @@ import { setNumThreads } from '../kernels/native.js';
 import { finetune, type FinetuneOptions } from '../glue/finetune.js';
 import { finetuneProgress, formatEvalMetrics } from '../glue/progress.js';
 import { glueTask } from '../glue/tasks.js';
-import { intOpt } from './options.js';
+import { distillationFlags, intOpt, numOpt } from './options.js';
 import { endDistributed, parseZeroStage, startDistributed, ZERO_OPTION } from './distributed.js';
 
-
-function numOpt(v: string | undefined, flag: string, positive = false): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (positive && n === 0)) {
-    throw new Error(`${flag}: expected a ${positive ? 'positive' : 'non-negative'} number, got '${v}'`);
-  }
-  return n;
-}
 
 interface FinetuneCliOptions {
   task?: string; model: string; dataDir: string; seed?: string; shuffle: boolean; maxSteps?: string; out?: string;
   outputRoot: string; mnliCheckpoint?: string; mnli: boolean; randomInit: boolean; lr?: string; weightDecay?: string;
   epochs?: string; batchSize?: string; evalInterval?: string; maxTrainExamples?: string; maxEvalExamples?: string;
   threads?: string; progress: boolean; save: boolean; resume: boolean; allowResumeMismatch: boolean; allowMissingWeights: boolean;
-  saveInterval?: string; microbatchSize?: string; zero?: string;
+  saveInterval?: string; microbatchSize?: string; recipe?: string; teacher?: string; hardness?: string; temperature?: string; zero?: string;
   train?: string; dev?: string; textColumn?: string; textPairColumn?: string; labelColumn?: string; regression: boolean; format?: string;
 }
 
@@ -67,6 +58,10 @@ export function registerFinetune(program: Command): void {
     .option('--allow-resume-mismatch', 'resume even if the seed, batch size or data order differ from the checkpoint', false)
     .option('--save-interval <n>', 'checkpoint every N steps (default: the eval interval; 0: never)')
     .option('--microbatch-size <n>', 'rows per microbatch (default: the whole batch; same gradient)')
+    .option('--recipe <file>', 'SparseML recipe YAML: gradual oBERT/GMP pruning, LR rewinding, epochs, distillation settings')
+    .option('--teacher <dir>', 'distillation teacher: a fine-tuned classifier folder for the same task')
+    .option('--hardness <x>', "distillation weight in [0, 1] (default: the recipe's, else 1.0)")
+    .option('--temperature <x>', "distillation temperature (default: the recipe's, else 2.0)")
     .option(...ZERO_OPTION)
     .option('--no-progress', 'no progress bar')
     .action(async (o: FinetuneCliOptions) => {
@@ -98,6 +93,8 @@ export function registerFinetune(program: Command): void {
           mnliCheckpoint: o.mnli ? o.mnliCheckpoint : null, randomInit: o.randomInit, hparams, save: o.save,
           resume: o.resume, allowResumeMismatch: o.allowResumeMismatch, allowMissingWeights: o.allowMissingWeights, saveInterval: intOpt(o.saveInterval, '--save-interval', 0),
           microbatchSize: intOpt(o.microbatchSize, '--microbatch-size'),
+          recipe: o.recipe, teacher: o.teacher,
+          distillation: distillationFlags(o),
           onEvent: pb.onEvent, warn: (m) => { if (isRoot) console.error(`warning: ${m}`); }, collectives: coll, zeroStage,
         });
         pb.stop();
@@ -105,6 +102,7 @@ export function registerFinetune(program: Command): void {
         if (!isRoot) return;
         console.log(`${r.task} seed ${r.seed}: ${formatEvalMetrics(r.final.metrics)} (score ${(100 * r.final.score).toFixed(2)}) ` +
           `after ${r.total_steps} steps, ${r.wall_time_s.toFixed(1)} s`);
+        if (r.pruning) console.log(`sparsity of the pruned weights: ${(100 * r.pruning.final_sparsity).toFixed(2)}% (${r.pruning.events.length} pruning steps)`);
         console.log(`metrics: ${join(outDir, 'metrics.json')}${r.model_dir ? `\nmodel: ${r.model_dir}` : ''}`);
       } finally {
         pb.stop();

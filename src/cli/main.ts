@@ -16,6 +16,7 @@ import { checkKernelEnv } from '../kernels/native.js';
 import { registerPrune } from './prune.js';
 import { abortDistributed } from './distributed.js';
 import { registerServe } from './serve.js';
+import { registerEval } from './eval.js';
 
 const program = new Command();
 program
@@ -39,6 +40,7 @@ registerGlue(program);
 registerQuantize(program);
 registerPrune(program);
 registerServe(program);
+registerEval(program);
 
 program.parseAsync(process.argv.filter((a, i) => i < 2 || a !== '--debug')).catch((e: unknown) => {
   abortDistributed(e instanceof Error ? e.message : String(e), 2);

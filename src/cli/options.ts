@@ -14,3 +14,20 @@ export function intOpt(v: string | undefined, flag: string, min = 1, max = Numbe
 export function intOption(v: string | undefined, flag: string, dflt: number | undefined): number | undefined {
   return v === undefined ? dflt : intOpt(v, flag);
 }
+
+/** Parses a number option (non-negative, or > 0 with `positive`); throws naming the flag. */
+export function numOpt(v: string | undefined, flag: string, positive = false): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (positive && n === 0)) {
+    throw new Error(`${flag}: expected a ${positive ? 'positive' : 'non-negative'} number, got '${v}'`);
+  }
+  return n;
+}
+
+/** The distillation flags (`--hardness` in [0, 1], `--temperature` > 0) of pretrain and finetune. */
+export function distillationFlags(o: { hardness?: string; temperature?: string }): { hardness?: number; temperature?: number } {
+  const hardness = numOpt(o.hardness, '--hardness');
+  if (hardness !== undefined && hardness > 1) throw new Error(`--hardness: expected a number in [0, 1], got '${o.hardness}'`);
+  return { hardness, temperature: numOpt(o.temperature, '--temperature', true) };
+}

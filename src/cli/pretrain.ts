@@ -20,7 +20,8 @@ import { Trainer, TrainingDivergedError, type TrainEvent } from '../train/traine
 import { fillMaskPipeline } from '../pipelines/fill_mask.js';
 import { writeReport } from '../report/html.js';
 import { prepareProgressBar } from './prepare.js';
-import { intOpt } from './options.js';
+import { distillationFlags, intOpt } from './options.js';
+import { loadRecipe } from '../pruning/recipe.js';
 import { endDistributed, parseZeroStage, startDistributed, ZERO_OPTION } from './distributed.js';
 
 /** The sentences the summary fills in. */
@@ -47,6 +48,10 @@ interface PretrainOptions {
   saveInterval?: string;
   progress: boolean;
   fillMask?: string[];
+  recipe?: string;
+  teacher?: string;
+  hardness?: string;
+  temperature?: string;
   zero?: string;
 }
 
@@ -70,6 +75,10 @@ export function registerPretrain(program: Command): void {
     .option('--microbatch-size <n>', 'device_train_microbatch_size')
     .option('--eval-interval <time>', 'eval_interval')
     .option('--save-interval <time>', 'save_interval')
+    .option('--recipe <file>', 'SparseML recipe YAML (upstream oBERT): gradual pruning, LR functions, distillation settings; epochs = epochs of the train split')
+    .option('--teacher <dir>', 'distillation teacher: an MLM model folder with the same vocab_size')
+    .option('--hardness <x>', "distillation weight in [0, 1] (default: the recipe's, else 1.0)")
+    .option('--temperature <x>', "distillation temperature (default: the recipe's, else 5.5)")
     .option('--no-progress', 'no progress bar (one line per console_log_interval instead)')
     .option(...ZERO_OPTION)
     .option('--fill-mask <texts...>', 'sentences with one [MASK] to fill at the end (default: three examples)')
@@ -169,6 +178,11 @@ export function registerPretrain(program: Command): void {
           }
         } else if (e.type === 'eval') {
           say(`eval @ step ${e.step}: loss ${e.loss.toFixed(4)}, accuracy ${(100 * e.accuracy).toFixed(2)}% (${e.num_targets} targets, ${e.seconds.toFixed(1)} s)`);
+        } else if (e.type === 'prune') {
+          say(`pruned (${e.method}) @ step ${e.step} (epoch ${e.epoch.toFixed(2)}): target ${(100 * e.target).toFixed(1)}%, ` +
+            `achieved ${(100 * e.achieved).toFixed(2)}% (${e.gradient_passes} gradient passes, ${e.seconds.toFixed(1)} s)`);
+        } else if (e.type === 'prune_progress') {
+          if (bar) bar.update({ etaf: `fisher ${e.done}/${e.total}` });
         } else if (e.type === 'checkpoint') {
           say(`checkpoint ${e.dir} (${e.seconds.toFixed(1)} s)${e.removed.length ? `, removed ${e.removed.length} old` : ''}`);
         }
@@ -177,7 +191,8 @@ export function registerPretrain(program: Command): void {
       let result;
       try {
         trainer = new Trainer({ config: cfg, train: data.train, val: data.val, runDir, resume: resumeFrom ?? (o.resume || undefined), onEvent,
-          allowResumeMismatch: o.allowResumeMismatch, collectives: coll, zeroStage });
+          allowResumeMismatch: o.allowResumeMismatch, collectives: coll, zeroStage,
+          recipe: o.recipe ? loadRecipe(o.recipe) : null, teacher: o.teacher ?? null, distillation: distillationFlags(o) });
         result = await trainer.fit();
       } catch (e) {
         multi?.stop();

@@ -15,7 +15,14 @@ import { SequenceClassificationModel } from '../model/classification.js';
 import { readSafetensors, type Tensor } from '../io/safetensors.js';
 import { modelFromStateDict, readPretrainedWeights, savePretrained, WEIGHT_FILES } from '../interop/pretrained.js';
 import { writeFileAtomic } from '../data/atomic.js';
-import { findResumeCheckpoint, loadCheckpoint, pruneCheckpoints, readCheckpointState, removeIncompleteCheckpoints, saveCheckpoint, type TrainerState } from '../train/checkpoint.js';
+import { findResumeCheckpoint, loadCheckpoint, pruneCheckpoints, readCheckpointMasks, readCheckpointState, removeIncompleteCheckpoints, saveCheckpoint, type TrainerState } from '../train/checkpoint.js';
+import { loadRecipe, type Recipe } from '../pruning/recipe.js';
+import { GradualPruner, type GradualPruningEvent } from '../pruning/gradual.js';
+import { recipePeakLr } from '../pruning/lr_functions.js';
+import { collectMasks, restoreMasks } from '../pruning/masks.js';
+import type { LabelledBatch } from '../train/step.js';
+import type { DistillationSettings } from '../train/distillation.js';
+import { loadTeacher } from '../train/teacher.js';
 import { repairRunLog } from '../train/run_log.js';
 import { loadConfig } from '../train/config.js';
 import { EventLog } from '../train/event_log.js';
@@ -120,13 +127,26 @@ export interface FinetuneOptions {
   zeroStage?: ZeroStage;
   /** Warnings (default console.warn). */
   warn?: (message: string) => void;
+  /**
+   * A SparseML recipe (a file path, or parsed by `loadRecipe`): gradual pruning (`!OBSPruningModifier`,
+   * `!GMPruningModifier`), fixed masks (`!ConstantPruningModifier`), the learning rate (`!LearningRateFunctionModifier`,
+   * replacing the task's schedule where it applies), the epochs (`!EpochRangeModifier`, replacing the task's) and the
+   * distillation settings (`!DistillationModifier`, used with `teacher`). See src/pruning/gradual.ts.
+   */
+  recipe?: string | Recipe;
+  /** Distillation teacher: a classifier folder `fromPretrained` reads, with the task's num_labels. */
+  teacher?: string;
+  /** KD settings (default: the recipe's DistillationModifier, else hardness 1 and temperature 2, the paper's downstream values). */
+  distillation?: Partial<DistillationSettings>;
 }
 
 /** Progress events of {@link finetune}. */
 export type FinetuneEvent =
   | { type: 'start'; task: string; total_steps: number; steps_per_epoch: number; train_examples: number; init: string; params: number }
   | { type: 'step'; step: number; total: number; loss: number; lr: number; grad_norm: number; examples_per_s: number }
-  | { type: 'eval'; step: number; metrics: Record<string, Record<string, number>>; score: number; seconds: number };
+  | { type: 'eval'; step: number; metrics: Record<string, Record<string, number>>; score: number; seconds: number }
+  | { type: 'prune'; step: number; epoch: number; method: 'obert' | 'gmp'; target: number; achieved: number; seconds: number }
+  | { type: 'prune_progress'; step: number; done: number; total: number };
 
 /** One evaluation in the metrics JSON. */
 export interface EvalRecord {
@@ -137,6 +157,8 @@ export interface EvalRecord {
   /** Mean over every metric value of every split. */
   score: number;
   seconds: number;
+  /** Sparsity of the pruned weights at this evaluation (gradual pruning runs). */
+  sparsity?: number;
 }
 
 /** The metrics JSON written to `<outDir>/metrics.json`. */
@@ -160,6 +182,10 @@ export interface FinetuneResult {
   wall_time_s: number;
   train_time_s: number;
   model_dir: string | null;
+  /** Gradual pruning: the recipe, every pruning step run (this call's) and the final sparsity of the pruned weights. */
+  pruning?: { recipe: string; events: Array<Omit<GradualPruningEvent, 'report'> & { seconds: number }>; final_sparsity: number };
+  /** Knowledge distillation: the teacher and the KD settings. */
+  distillation?: { teacher: string; hardness: number; temperature: number };
 }
 
 interface Encoded { ids: Int32Array; types: Int32Array }
@@ -279,15 +305,18 @@ export function findMnliCheckpoint(root: string): string | undefined {
   return undefined;
 }
 
-/** Runs the model over a split and computes the task's metrics. */
+/**
+ * Runs the model over a split and computes the task's metrics; `onBatch(done)` after each batch (examples done so far).
+ */
 export function evaluate(model: SequenceClassificationModel, enc: Encoded[], labels: number[],
-  metrics: MetricName[], batchSize: number): Record<string, number> {
+  metrics: MetricName[], batchSize: number, onBatch?: (done: number) => void): Record<string, number> {
   const NL = model.config.num_labels;
   const preds = new Float64Array(enc.length);
   for (let i = 0; i < enc.length; i += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, enc.length - i) }, (_, j) => i + j);
     const out = model.forward(collate(enc, idx), { training: false });
     preds.set(predictionsFromLogits(out.logits, idx.length, NL), i);
+    onBatch?.(i + idx.length);
   }
   return computeMetrics(metrics, preds, labels);
 }
@@ -327,6 +356,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const hp: TaskHyperparameters = { lr: spec.lr, weight_decay: spec.weight_decay, epochs: spec.epochs,
     batch_size: spec.batch_size, eval_interval: spec.eval_interval, seeds: spec.seeds, ...(o.hparams ?? {}) };
   const seed = o.seed ?? hp.seeds[0];
+  const recipe = typeof o.recipe === 'string' ? loadRecipe(o.recipe) : o.recipe ?? null;
+  for (const w of recipe?.warnings ?? []) warn(w);
+  if (recipe?.epochRange) hp.epochs = recipe.epochRange.endEpoch;
 
   // Starting point. Round-2 tasks start from an MNLI run of the same kind (random-init runs from a random-init MNLI).
   const randomLike = !!o.randomInit || o.model.startsWith('preset:');
@@ -367,16 +399,47 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   // Schedule.
   const N = trEnc.length, BS = hp.batch_size;
   const stepsPerEpoch = Math.ceil(N / BS);
-  let total = stepsPerEpoch * hp.epochs;
+  let total = Math.max(1, Math.round(stepsPerEpoch * hp.epochs));
   if (o.maxSteps !== undefined) total = Math.min(total, o.maxSteps);
   const warmup = Math.floor(0.06 * total);
-  const opt = createAdamW(model.params, { lr: hp.lr, betas: [0.9, 0.98], eps: 1e-6, weight_decay: hp.weight_decay }, model.k,
+  // With recipe learning rates, the optimizer's reference lr (weight decay factor lr_t / lr) is their peak.
+  const peakLr = (recipe && recipePeakLr(recipe.learningRates)) ?? hp.lr;
+  const opt = createAdamW(model.params, { lr: peakLr, betas: [0.9, 0.98], eps: 1e-6, weight_decay: hp.weight_decay }, model.k,
     { zeroStage: o.zeroStage, collectives: o.collectives });
+  // Distillation: the teacher runs each microbatch in evaluation mode (train/step.ts).
+  let distillation: FinetuneResult['distillation'];
+  const teacher = o.teacher ? loadTeacher(o.teacher, 'classification', spec.num_labels, o.kernels) : null;
+  if (teacher) {
+    distillation = { teacher: teacher.description, hardness: o.distillation?.hardness ?? recipe?.distillation?.hardness ?? 1,
+      temperature: o.distillation?.temperature ?? recipe?.distillation?.temperature ?? 2 };
+  } else if (recipe?.distillation) {
+    warn(`${recipe.file}: the DistillationModifier needs a teacher (--teacher); training without distillation`);
+  }
   // Default microbatch: the whole batch, or its share per rank.
   const shards = o.collectives?.size ?? o.gradientShards ?? 1;
   const mbSize = o.microbatchSize ?? Math.ceil(BS / shards);
   const stepper = new TrainingStep(model, opt, { microbatchSize: mbSize, gradClipNorm: o.gradClipNorm ?? null,
-    seed, labels: 'sequence', collectives: o.collectives, gradientShards: o.gradientShards });
+    seed, labels: 'sequence', collectives: o.collectives, gradientShards: o.gradientShards,
+    distillation: teacher && distillation ? { teacher: teacher.model, hardness: distillation.hardness, temperature: distillation.temperature } : null });
+  // Gradual pruning: the Fisher's batches are a seeded shuffle of the train set per pruning step (every rank draws the
+  // same ones and computes the same masks).
+  const labelsOf = (idx: number[]) => (isReg ? Float32Array.from(idx.map((i) => trLabels[i])) : Int32Array.from(idx.map((i) => trLabels[i])));
+  const pruner = recipe && (recipe.pruning.length || recipe.constantPruning.length) ? new GradualPruner(model, {
+    recipe, stepsPerEpoch, totalSteps: total,
+    gradBatches: (bs, count, at) => function* (): Generator<LabelledBatch> {
+      if (bs > N) throw new Error(`grad_sampler_kwargs.batch_size ${bs} is larger than the ${N} training examples`);
+      for (let round = 0, made = 0; made < count; round++) {
+        const perm = new SeededPermutation(N, seed ^ 0x6f627274, at.step * 1000 + round);
+        for (let i = 0; i + bs <= N && made < count; i += bs, made++) {
+          const idx = Array.from({ length: bs }, (_, j) => perm.at(i + j));
+          yield { ...collate(trEnc, idx), labels: labelsOf(idx) };
+        }
+      }
+    },
+    onProgress: (p, at) => emit({ type: 'prune_progress', step: at.step, done: p.done, total: p.total }),
+  }) : null;
+  for (const w of pruner?.warnings ?? []) warn(w);
+  const pruneEvents: NonNullable<FinetuneResult['pruning']>['events'] = [];
   const microbatches = stepper.microbatches(BS);
   const coll = o.collectives ?? null, isRoot = !coll || coll.rank === 0;
   mkdirSync(o.outDir, { recursive: true });
@@ -404,6 +467,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     const repaired = repairRunLog(join(o.outDir, 'log.jsonl'));
     if (repaired.message) warn(repaired.message);
     const ck = loadCheckpoint(from, model.params, opt);
+    const masks = readCheckpointMasks(from);
+    if (masks) restoreMasks(model.linears(), masks, join(from, 'masks.safetensors'));
     for (const d of checkResume(from, ck.state.rng, { seed, ...fingerprint }, !!o.allowResumeMismatch)) warn(`resuming with a different ${d}`);
     const saved = ck.config as { evals?: EvalRecord[]; train_time_s?: number };
     records = saved.evals ?? [];
@@ -426,10 +491,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       metrics[sp.name] = evaluate(model, evEnc[i], sp.examples.map((x) => x.label), spec.metrics, evalBS);
     });
     const score = mean(Object.values(metrics).flatMap((m) => Object.values(m)));
-    const rec = { step, epoch: step / stepsPerEpoch, metrics, score, seconds: (performance.now() - e0) / 1000 };
+    const rec: EvalRecord = { step, epoch: step / stepsPerEpoch, metrics, score, seconds: (performance.now() - e0) / 1000,
+      ...(pruner ? { sparsity: pruner.sparsity() } : {}) };
     records.push(rec);
     emit({ type: 'eval', step, metrics, score, seconds: rec.seconds });
-    log.write({ type: 'eval', step, score, metrics, seconds: rec.seconds });
+    log.write({ type: 'eval', step, score, metrics, seconds: rec.seconds, ...(pruner ? { sparsity: rec.sparsity } : {}) });
   };
   const state = (step: number): TrainerState => ({ step, samples: Math.min(step * BS, N * hp.epochs), tokens: 0,
     optimizer_t: opt.t, rng: { seed, dropout_counter_base: step * microbatches, ...fingerprint },
@@ -440,7 +506,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     if (!isRoot) { lastCheckpoint = join(ckDir, `ba${step}`); return; }
     const c0 = performance.now();
     lastCheckpoint = saveCheckpoint(ckDir, model.params, opt, state(step), { task: spec.name, seed, model: o.model,
-      evals: records, train_time_s: trainSeconds });
+      evals: records, train_time_s: trainSeconds }, { masks: collectMasks(model.linears()) });
     const removed = pruneCheckpoints(ckDir, o.keepCheckpoints ?? 1);
     log.write({ type: 'checkpoint', step, dir: lastCheckpoint, seconds: (performance.now() - c0) / 1000, removed });
   };
@@ -453,10 +519,17 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       order = Array.from({ length: N }, (_, i) => (perm ? perm.at(i) : i));
     }
     const idx = order.slice(inEpoch * BS, Math.min(N, (inEpoch + 1) * BS));
+    for (const ev of pruner?.beforeStep(step) ?? []) {
+      const rec = { step: ev.step, epoch: ev.epoch, modifier: ev.modifier, sparsity: ev.sparsity, method: ev.method,
+        achieved: ev.achieved, seconds: ev.report.seconds };
+      pruneEvents.push(rec);
+      emit({ type: 'prune', step, epoch: ev.epoch, method: ev.method, target: ev.sparsity, achieved: ev.achieved, seconds: ev.report.seconds });
+      log.write({ type: 'prune', ...rec, gradient_passes: ev.report.gradientPasses, layers: ev.report.layers.length });
+    }
     const s0 = performance.now();
     const batch = collate(trEnc, idx);
-    const labels = isReg ? Float32Array.from(idx.map((i) => trLabels[i])) : Int32Array.from(idx.map((i) => trLabels[i]));
-    const lr = hp.lr * linearDecayWithWarmup(step, warmup, total, 0);
+    const labels = labelsOf(idx);
+    const lr = pruner?.learningRate(step) ?? hp.lr * linearDecayWithWarmup(step, warmup, total, 0);
     const r = stepper.run({ ...batch, labels }, lr, step + 1, step * microbatches, lastCheckpoint,
       (loss, g) => log.write({ type: 'diverged', step: step + 1, loss, grad_norm: g, last_checkpoint: lastCheckpoint }));
     const dt = (performance.now() - s0) / 1000;
@@ -465,7 +538,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     emit({ type: 'step', step: step + 1, total, loss: r.loss, lr, grad_norm: r.gradNorm, examples_per_s: idx.length / dt });
     log.write({ type: 'step', step: step + 1, samples: Math.min((step + 1) * BS, N * hp.epochs), loss: r.loss, lr,
       grad_norm: r.gradNorm, step_s: dt, tokens_per_s: tokens / dt, examples_per_s: idx.length / dt, elapsed_s: trainSeconds,
-      total, progress: (step + 1) / total });
+      total, progress: (step + 1) / total, ...(r.distillLoss !== undefined ? { task_loss: r.taskLoss, distill_loss: r.distillLoss } : {}),
+      ...(pruner ? { sparsity: pruner.sparsity() } : {}) });
     if ((step + 1) % hp.eval_interval === 0 || step + 1 === total) runEval(step + 1);
     if (saveEvery > 0 && ((step + 1) % saveEvery === 0 || step + 1 === total)) save(step + 1);
   }
@@ -484,6 +558,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     eval_examples: Object.fromEntries(evals.map((e) => [e.name, e.examples.length])),
     steps_per_epoch: stepsPerEpoch, total_steps: total, evals: records, final: records[records.length - 1],
     wall_time_s: (performance.now() - t0) / 1000, train_time_s: trainSeconds, model_dir: modelDir,
+    ...(pruner ? { pruning: { recipe: recipe!.file, events: pruneEvents, final_sparsity: pruner.sparsity() } } : {}),
+    ...(distillation ? { distillation } : {}),
   };
   if (isRoot) writeFileAtomic(join(o.outDir, 'metrics.json'), JSON.stringify(result, null, 2) + '\n');
   if (!o.keepCheckpointsAtEnd && isRoot) rmSync(ckDir, { recursive: true, force: true });

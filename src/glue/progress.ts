@@ -34,6 +34,12 @@ export function finetuneProgress(enabled: boolean, label = '', logEvery = 50): {
       else if (enabled && (e.step % logEvery === 0 || e.step === e.total)) {
         console.error(`${label}step ${e.step}/${e.total} loss ${lossAvg.toFixed(4)} lr ${e.lr.toExponential(2)} ${e.examples_per_s.toFixed(1)} ex/s`);
       }
+    } else if (e.type === 'prune') {
+      const line = `${label}pruned (${e.method}) @ step ${e.step} (epoch ${e.epoch.toFixed(2)}): target ${(100 * e.target).toFixed(1)}%, ` +
+        `achieved ${(100 * e.achieved).toFixed(2)}% in ${e.seconds.toFixed(1)} s`;
+      if (bar) { bar.stop(); console.error(line); bar.start(lastTotal, lastStep, payload); } else if (enabled) console.error(line);
+    } else if (e.type === 'prune_progress') {
+      if (bar) bar.update(lastStep, { ...payload, eps: `fisher ${e.done}/${e.total}` });
     } else if (e.type === 'eval') {
       const line = `${label}eval @ step ${e.step}: ${formatEvalMetrics(e.metrics)} (${e.seconds.toFixed(1)} s)`;
       if (bar) { bar.stop(); console.error(line); if (lastStep < lastTotal) { bar.start(lastTotal, lastStep, payload); } else bar = null; }

@@ -87,6 +87,11 @@ export interface PretrainedInfo {
   unexpected: string[];
   /** How the checkpoint held the tied decoder matrix. */
   decoder: 'absent' | 'shared' | 'equal' | 'different';
+  /**
+   * Fraction of exact zeros over the encoder's projection weights (a pruned model's sparsity; 0 for a dense one), as
+   * `EncoderModel.encoderSparsity()` counts it.
+   */
+  sparsity: number;
 }
 
 /** Reads a JSON file; Errors name the file. */
@@ -302,7 +307,8 @@ export function modelFromStateDict(raw: Record<string, unknown>, sd0: Map<string
     if (opts.strict) throw new Error(msg);
     warn(msg);
   }
-  return { model, info: { config, modelType: classic ? 'bert' : 'mosaicbert', head, missing: rep.missing, unexpected, decoder } };
+  return { model, info: { config, modelType: classic ? 'bert' : 'mosaicbert', head, missing: rep.missing, unexpected, decoder,
+    sparsity: model.encoderSparsity() } };
 }
 
 /**

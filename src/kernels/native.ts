@@ -134,7 +134,7 @@ export function native(): NativeAddon {
 const KERNEL_METHODS = [
   'sgemm', 'addBias', 'biasGrad', 'attentionForward', 'attentionBackward', 'layerNormForward', 'layerNormBackward',
   'geluForward', 'geluBackward', 'gegluForward', 'gegluBackward', 'tanhForward', 'tanhBackward', 'dropoutForward',
-  'dropoutBackward', 'embeddingForward', 'embeddingBackward', 'crossEntropyForward', 'crossEntropyBackward',
+  'dropoutBackward', 'embeddingForward', 'embeddingBackward', 'crossEntropyForward', 'crossEntropyBackward', 'distillationLoss',
   'gatherRows', 'scatterRows', 'scatterAddRows', 'axpby', 'sumSquares', 'adamwStep',
 ] as const satisfies readonly (keyof Kernels)[];
 

@@ -151,6 +151,15 @@ export interface Kernels {
   crossEntropyBackward(logits: Float32Array, targets: Int32Array, lse: Float32Array, rows: number, V: number,
     scale: number, dLogits: Float32Array): void;
 
+  /**
+   * Knowledge distillation over `rows` rows of `C` logits (train/distillation.ts): returns
+   * `sum_r KL(softmax(teacher_r * invT) || softmax(student_r * invT))` as a float64 number (rows added in order) and,
+   * when `grad` is not null, writes `grad[r, c] = scale * (softmax(student_r * invT)_c - softmax(teacher_r * invT)_c)`.
+   * `invT` = 1 / temperature > 0.
+   */
+  distillationLoss(student: Float32Array, teacher: Float32Array, rows: number, C: number, invT: number,
+    grad: Float32Array | null, scale: number): number;
+
   // ---------------------------------------------------------------- rows
   /** `dst[r] = src[index[r]]` for rows of width `cols` (unpad, subset selection). */
   gatherRows(src: Float32Array, index: Int32Array, n: number, cols: number, dst: Float32Array): void;

@@ -13,6 +13,7 @@ import { EncoderModel, type ForwardOptions, type ModelOptions } from './base.js'
 import { unpadBatch, type PaddedBatch, type UnpaddedBatch } from './batch.js';
 import { ClassificationHead, classificationHeadActivations, type ClassificationHeadActivations } from './layers/classification_head.js';
 import type { Linear } from './layers/linear.js';
+import type { DistillTarget } from '../train/distillation.js';
 
 export interface ClassificationBatch extends PaddedBatch {
   /** `[B]`: class ids (Int32Array) when num_labels > 1; targets (Float32Array) when num_labels == 1. */
@@ -20,14 +21,24 @@ export interface ClassificationBatch extends PaddedBatch {
 }
 
 export interface ClassificationOutput {
+  /** Mean loss with labels; with `distill`, `(1 - hardness) * taskLoss + hardness * distillLoss`. */
   loss?: number;
+  /** With `distill`: the task loss and the KD term (T^2-scaled mean KL over the sequences). */
+  taskLoss?: number;
+  distillLoss?: number;
   /** `[B, num_labels]`. */
   logits: Float32Array;
   /** `[B, hidden_size]` pooler output (before dropout). */
   pooled: Float32Array;
 }
 
-export type ClassificationForwardOptions = ForwardOptions;
+export interface ClassificationForwardOptions extends ForwardOptions {
+  /**
+   * Knowledge distillation (train/distillation.ts): the teacher's logits `[B, num_labels]` of the same batch; the loss
+   * becomes `(1 - hardness) * task + hardness * KD` and `backward()` follows it. Needs labels and num_labels > 1.
+   */
+  distill?: DistillTarget;
+}
 
 export class SequenceClassificationModel<C extends EncoderConfig = EncoderConfig> extends EncoderModel<C> {
   readonly classificationHead: ClassificationHead;
@@ -59,7 +70,7 @@ export class SequenceClassificationModel<C extends EncoderConfig = EncoderConfig
     const u = unpadBatch(batch);
     const ctx = { training: opts.training ?? false, seed: opts.seed ?? 0, step: opts.step ?? 0 };
     const h = this.encoder.forward(u, { ...ctx, keepHiddenStates: opts.keepHiddenStates });
-    return this.classificationHead.forward(h, u, batch.labels, ctx, this.headActs);
+    return this.classificationHead.forward(h, u, batch.labels, ctx, this.headActs, opts.distill);
   }
 
   /**

@@ -17,6 +17,7 @@ import { backwardScratch, type BackwardScratch } from './layers/scratch.js';
 import type { Linear } from './layers/linear.js';
 import type { GrowF32 } from './layers/buffers.js';
 import { IGNORE_INDEX } from '../tokenizer/special_tokens.js';
+import { distillationLoss, mixedLoss, type DistillTarget } from '../train/distillation.js';
 
 export { MLM_HEAD_LAYER_NORM_EPS };
 
@@ -30,11 +31,23 @@ export interface MaskedLMBatch extends PaddedBatch {
 export interface MaskedLMForwardOptions extends ForwardOptions {
   /** Last-layer subset trick (default true). */
   useSubset?: boolean;
+  /**
+   * Knowledge distillation (train/distillation.ts): the teacher's logits of the same batch's targets
+   * (`[numTargets, vocab_size]`, the teacher's own forward with the same labels). The loss becomes
+   * `(1 - hardness) * CE + hardness * KD` and `backward()` follows it. Needs labels.
+   */
+  distill?: DistillTarget;
 }
 
 export interface MaskedLMOutput {
-  /** Mean cross-entropy over the targets (undefined without labels; 0 when there is no target). */
+  /**
+   * Mean cross-entropy over the targets (undefined without labels; 0 when there is no target); with `distill`, the
+   * mixed loss `(1 - hardness) * taskLoss + hardness * distillLoss`.
+   */
   loss?: number;
+  /** With `distill`: the mean cross-entropy and the KD term (T^2-scaled mean KL over the targets). */
+  taskLoss?: number;
+  distillLoss?: number;
   /** Number of target tokens. */
   numTargets: number;
   /**
@@ -83,7 +96,9 @@ export class MaskedLMModel<C extends EncoderConfig = EncoderConfig> extends Enco
   private readonly targetHidden: GrowF32;
   private readonly dHidden: GrowF32;
   private readonly lse: GrowF32;
-  private last: { nm: number; targets: Int32Array; inSubset: Int32Array; nsub: number } | null = null;
+  /** dKD/dlogits `[numTargets, V]` of the last distilled forward. */
+  private readonly kdGrad: GrowF32;
+  private last: { nm: number; targets: Int32Array; inSubset: Int32Array; nsub: number; hardness: number | null } | null = null;
 
   /** @throws Error when instantiated directly: use a named subclass, which fixes the architecture. */
   constructor(config: C, opts: ModelOptions = {}) {
@@ -96,6 +111,7 @@ export class MaskedLMModel<C extends EncoderConfig = EncoderConfig> extends Enco
     this.targetHidden = this.arena.f32();
     this.dHidden = this.arena.f32();
     this.lse = this.arena.f32();
+    this.kdGrad = this.arena.f32();
   }
 
   linears(): Linear[] {
@@ -143,8 +159,15 @@ export class MaskedLMModel<C extends EncoderConfig = EncoderConfig> extends Enco
     k.gatherRows(h, inSubset, nm, H, hm);
     const logits = this.mlmHead.forward(hm, nm, this.headActs);
     const sum = nm ? k.crossEntropyForward(logits, targets, nm, V, this.lse.get(nm)) : 0;
-    this.last = { nm, targets, inSubset, nsub };
-    return { loss: nm ? sum / nm : 0, numTargets: nm, logits, positions, unpadded: u };
+    const ce = nm ? sum / nm : 0;
+    const d = opts.distill;
+    this.last = { nm, targets, inSubset, nsub, hardness: d ? d.hardness : null };
+    if (!d) return { loss: ce, numTargets: nm, logits, positions, unpadded: u };
+    if (d.teacherLogits.length !== nm * V) {
+      throw new Error(`distill: teacher logits have ${d.teacherLogits.length} values, expected ${nm} targets x ${V} (same labels and vocab_size)`);
+    }
+    const kd = distillationLoss(k, logits, d.teacherLogits, nm, V, d.temperature, this.kdGrad.get(nm * V));
+    return { loss: mixedLoss(ce, kd, d.hardness), taskLoss: ce, distillLoss: kd, numTargets: nm, logits, positions, unpadded: u };
   }
 
   /**
@@ -169,7 +192,9 @@ export class MaskedLMModel<C extends EncoderConfig = EncoderConfig> extends Enco
     const dh = this.dHidden.zeros(nsub * H);
     if (nm > 0) {
       const logits = this.headActs.logits.get(nm * V);
-      k.crossEntropyBackward(logits, last.targets, this.lse.get(nm), nm, V, lossScale / nm, logits);
+      const h = last.hardness ?? 0;
+      k.crossEntropyBackward(logits, last.targets, this.lse.get(nm), nm, V, lossScale * (1 - h) / nm, logits);
+      if (h > 0) k.axpby(nm * V, lossScale * h, this.kdGrad.get(nm * V), 1, logits);
       const dhm = this.mlmHead.backward(G, this.targetHidden.get(nm * H), logits, nm, this.headActs, this.scratch);
       k.scatterRows(dhm, last.inSubset, nm, H, dh);
     }

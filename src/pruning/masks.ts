@@ -52,3 +52,23 @@ export function countPruned(mask: Uint8Array): number {
   for (let i = 0; i < mask.length; i++) z += mask[i] ? 0 : 1;
   return z;
 }
+
+/** The keep masks of a model's Linears that have one, by weight name (`<linear>.weight`): what checkpoints store. */
+export function collectMasks(linears: readonly Pick<Linear, 'name' | 'mask'>[]): Map<string, Uint8Array> {
+  return new Map(linears.filter((l) => l.mask).map((l) => [`${l.name}.weight`, l.mask!]));
+}
+
+/**
+ * Puts saved keep masks back on `linears` (by weight name) and zeroes what they prune.
+ * @throws Error naming `source` and the weight when no Linear has that name or the sizes differ.
+ */
+export function restoreMasks(linears: readonly Linear[], masks: Map<string, Uint8Array>, source = 'masks'): void {
+  const byName = new Map(linears.map((l) => [`${l.name}.weight`, l]));
+  for (const [name, m] of masks) {
+    const l = byName.get(name);
+    if (!l) throw new Error(`${source}: '${name}' is not a projection of this model`);
+    if (m.length !== l.weight.length) throw new Error(`${source}: '${name}' has ${m.length} values, the weight ${l.weight.length}`);
+    l.mask = m.slice();
+    l.applyMask();
+  }
+}

@@ -68,7 +68,7 @@ export function checkpointName(step: number): string {
  * @returns the checkpoint folder.
  */
 export function saveCheckpoint(folder: string, params: ParamStore, opt: DecoupledAdamW, state: TrainerState,
-  config: unknown): string {
+  config: unknown, extra: CheckpointExtras = {}): string {
   mkdirSync(folder, { recursive: true });
   const name = checkpointName(state.step);
   const tmp = join(folder, `.tmp-${name}-${process.pid}`);
@@ -83,6 +83,11 @@ export function saveCheckpoint(folder: string, params: ParamStore, opt: Decouple
       moments.set(`exp_avg_sq.${s.name}`, { dtype: 'F32', shape: s.shape, data: opt.expAvgSq.get(s.name) });
     }
     writeFileSynced(join(tmp, 'optimizer.safetensors'), serializeSafetensors(moments, { t: String(opt.t) }));
+    if (extra.masks?.size) {
+      const t = new Map([...extra.masks].map(([n, m]) => [n, { dtype: 'I8' as const, shape: [m.length],
+        data: new Int8Array(m.buffer, m.byteOffset, m.length) }]));
+      writeFileSynced(join(tmp, MASKS_FILE), serializeSafetensors(t, { format: 'mosaicbert-pruning-masks' }));
+    }
     writeFileSynced(join(tmp, 'state.json'), JSON.stringify({ format: 'mosaicbert-checkpoint', version: 1, state, config }, null, 1) + '\n');
     writeFileSynced(join(tmp, 'COMPLETE'), `${state.step}\n`);
     fsyncDir(tmp);
@@ -95,6 +100,31 @@ export function saveCheckpoint(folder: string, params: ParamStore, opt: Decouple
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** The pruning masks of a checkpoint (gradual pruning): `<linear>.weight` → int8 keep mask (1 keep, 0 pruned). */
+export const MASKS_FILE = 'masks.safetensors';
+
+/** What a checkpoint may carry besides weights, moments and state. */
+export interface CheckpointExtras {
+  /** Pruning keep masks by weight name (written to {@link MASKS_FILE}). */
+  masks?: Map<string, Uint8Array>;
+}
+
+/**
+ * The pruning masks saved in checkpoint `dir`, or null when it has none.
+ * @throws Error naming the file when it is damaged or holds a value other than 0 and 1.
+ */
+export function readCheckpointMasks(dir: string): Map<string, Uint8Array> | null {
+  const p = join(dir, MASKS_FILE);
+  if (!existsSync(p)) return null;
+  const out = new Map<string, Uint8Array>();
+  for (const [name, t] of readSafetensors(p).tensors) {
+    const m = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length);
+    if (t.dtype !== 'I8' || m.some((v) => v > 1)) throw new Error(`${p}: '${name}' is not a 0/1 int8 mask`);
+    out.set(name, m.slice());
+  }
+  return out;
 }
 
 /** Complete checkpoints in `folder`, oldest first (by step). */

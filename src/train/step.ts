@@ -13,6 +13,10 @@
  * 5. pruning masks (`Linear.mask`, set by a pruner) are applied to the gradients before the optimizer step and to
  *    the weights after it, so AdamW's moments and weight decay never revive a pruned weight.
  *
+ * Knowledge distillation (`distillation`, oBERT's recipe; train/distillation.ts): before each microbatch's forward the
+ * teacher runs the same rows in evaluation mode (same labels, so MLM teachers score the same masked tokens) and the
+ * student's loss becomes `(1 - hardness) * task + hardness * KD`; the step reports both terms.
+ *
  * Dropout masks are keyed by `(seed, dropoutBase + microbatch)`, so a step is a pure function of the weights, the
  * optimizer state, the batch and that counter.
  *
@@ -29,6 +33,7 @@ import type { PaddedBatch } from '../model/batch.js';
 import type { DecoupledAdamW } from './decoupled_adamw.js';
 import type { Linear } from '../model/layers/linear.js';
 import { shardRange, type Collectives } from '../distributed/collectives.js';
+import { checkDistillation, type DistillationSettings, type DistillTarget } from './distillation.js';
 
 /** What the step needs of a model (both MaskedLMModel and SequenceClassificationModel are). */
 export interface TrainableModel {
@@ -36,11 +41,25 @@ export interface TrainableModel {
   grads: ParamStore | null;
   readonly k: Kernels;
   zeroGrad(): ParamStore;
-  forward(batch: PaddedBatch & { labels?: Int32Array | Float32Array }, opts: { training: boolean; seed: number; step: number }):
-    { loss?: number; numTargets?: number };
+  forward(batch: PaddedBatch & { labels?: Int32Array | Float32Array },
+    opts: { training: boolean; seed: number; step: number; distill?: DistillTarget }):
+    { loss?: number; numTargets?: number; taskLoss?: number; distillLoss?: number };
   backward(lossScale: number): void;
   /** The model's projections (for pruning masks); optional. */
   linears?(): Linear[];
+}
+
+/**
+ * A distillation teacher: any model of the student's head and output size (MLM: the same vocab_size; classification:
+ * the same num_labels), run in evaluation mode; `logits` must stay valid until its next forward.
+ */
+export interface TeacherModel {
+  forward(batch: PaddedBatch & { labels?: Int32Array | Float32Array }, opts: { training: false }): { logits: Float32Array };
+}
+
+/** Distillation of a training run: the teacher and the KD settings. */
+export interface DistillationOptions extends DistillationSettings {
+  teacher: TeacherModel;
 }
 
 /** A global batch with its labels: per token (`[B * S]`, MLM) or per sequence (`[B]`, classification). */
@@ -66,6 +85,8 @@ export interface TrainingStepOptions {
   gradientShards?: number;
   /** Data-parallel ranks: run this rank's shard, then sum gradients, loss and targets over the ranks. */
   collectives?: Collectives | null;
+  /** Knowledge distillation from a teacher (see the top); null/absent: the task loss alone. */
+  distillation?: DistillationOptions | null;
 }
 
 /** What one step did. */
@@ -76,7 +97,13 @@ export interface StepResult {
   gradNorm: number;
   /** Targets seen (MLM: masked tokens; classification: sequences). */
   targets: number;
+  /** With distillation: the task loss and the KD term, weighted like `loss`. */
+  taskLoss?: number;
+  distillLoss?: number;
 }
+
+/** The losses a (partial) accumulation returns. */
+interface Accumulated { loss: number; targets: number; taskLoss: number; distillLoss: number }
 
 /** The number of gradient shards a step uses: the ranks, else `gradientShards`, else 1. */
 export function shardCount(o: Pick<TrainingStepOptions, 'gradientShards' | 'collectives'>): number {
@@ -109,6 +136,7 @@ export class TrainingStep {
       throw new Error(`microbatch size must be an integer >= 1, got ${o.microbatchSize}`);
     }
     this.shards = shardCount(o);
+    if (o.distillation) checkDistillation(o.distillation);
   }
 
   /** Number of microbatches of a global batch of `rows` rows. */
@@ -123,7 +151,7 @@ export class TrainingStep {
    * @param dropoutBase dropout counter of the first microbatch (the trainers pass `step * microbatches`).
    * @returns the weighted loss and the targets.
    */
-  accumulate(batch: LabelledBatch, dropoutBase: number): { loss: number; targets: number } {
+  accumulate(batch: LabelledBatch, dropoutBase: number): Accumulated {
     const { model, o, shards: P } = this;
     const M = this.microbatches(batch.batch);
     const c = o.collectives;
@@ -131,8 +159,8 @@ export class TrainingStep {
       const g = model.zeroGrad();
       const part = this.accumulateRange(batch, dropoutBase, ...shardRange(M, c.rank, P));
       c.allreduceSum(g.data);
-      const [loss, targets] = c.sumF64(Float64Array.of(part.loss, part.targets));
-      return { loss, targets };
+      const [loss, targets, taskLoss, distillLoss] = c.sumF64(Float64Array.of(part.loss, part.targets, part.taskLoss, part.distillLoss));
+      return { loss, targets, taskLoss, distillLoss };
     }
     if (P === 1) {
       model.zeroGrad();
@@ -140,13 +168,13 @@ export class TrainingStep {
     }
     const g0 = model.zeroGrad();
     while (this.shardGrads.length < P - 1) this.shardGrads.push(model.params.zerosLike());
-    let loss = 0, targets = 0;
+    const sum: Accumulated = { loss: 0, targets: 0, taskLoss: 0, distillLoss: 0 };
     try {
       for (let k = 0; k < P; k++) {
         model.grads = k === 0 ? g0 : this.shardGrads[k - 1];
         if (k > 0) model.grads.data.fill(0);
         const part = this.accumulateRange(batch, dropoutBase, ...shardRange(M, k, P));
-        loss += part.loss; targets += part.targets;
+        sum.loss += part.loss; sum.targets += part.targets; sum.taskLoss += part.taskLoss; sum.distillLoss += part.distillLoss;
       }
     } finally {
       model.grads = g0;
@@ -154,33 +182,38 @@ export class TrainingStep {
     // g0 = ((g0 + g1) + g2) + ...: axpby forms 1*x + 1*y in float64 and rounds once to float32, which equals the
     // float32 sum the MPI all-reduce computes (double rounding is harmless for + since 53 >= 2 * 24 + 2).
     for (const gk of this.shardGrads.slice(0, P - 1)) model.k.axpby(g0.data.length, 1, gk.data, 1, g0.data);
-    return { loss, targets };
+    return sum;
   }
 
   /** Accumulates microbatches [m0, m1) of the global batch into `model.grads` (not zeroed); m is the global index. */
-  private accumulateRange(batch: LabelledBatch, dropoutBase: number, m0: number, m1: number): { loss: number; targets: number } {
+  private accumulateRange(batch: LabelledBatch, dropoutBase: number, m0: number, m1: number): Accumulated {
     const { model, o } = this;
     const B = batch.batch, S = batch.seqlen, mb = o.microbatchSize;
-    let loss = 0, targets = 0;
+    const kd = o.distillation;
+    let loss = 0, targets = 0, taskLoss = 0, distillLoss = 0;
     for (let m = m0; m < m1; m++) {
       const r0 = m * mb;
       const rows = Math.min(mb, B - r0);
       const sl = (a: Int32Array) => a.subarray(r0 * S, (r0 + rows) * S);
       const labels = o.labels === 'token' ? (batch.labels as Int32Array).subarray(r0 * S, (r0 + rows) * S)
         : batch.labels.subarray(r0, r0 + rows);
-      const out = model.forward({ batch: rows, seqlen: S, input_ids: sl(batch.input_ids),
+      const mbatch = { batch: rows, seqlen: S, input_ids: sl(batch.input_ids),
         attention_mask: batch.attention_mask && sl(batch.attention_mask),
-        token_type_ids: batch.token_type_ids && sl(batch.token_type_ids), labels },
-      { training: true, seed: o.seed, step: dropoutBase + m });
+        token_type_ids: batch.token_type_ids && sl(batch.token_type_ids), labels };
+      const distill = kd ? { teacherLogits: kd.teacher.forward(mbatch, { training: false }).logits, hardness: kd.hardness,
+        temperature: kd.temperature } : undefined;
+      const out = model.forward(mbatch, { training: true, seed: o.seed, step: dropoutBase + m, distill });
       const scale = rows / B;
       const n = out.numTargets ?? rows;
       if (n > 0) {
         model.backward(scale);
         loss += scale * out.loss!;
+        taskLoss += scale * (out.taskLoss ?? out.loss!);
+        distillLoss += scale * (out.distillLoss ?? 0);
       }
       targets += n;
     }
-    return { loss, targets };
+    return { loss, targets, taskLoss, distillLoss };
   }
 
   /**
@@ -193,7 +226,7 @@ export class TrainingStep {
   run(batch: LabelledBatch, lr: number, step: number, dropoutBase: number, lastCheckpoint: string | null = null,
     onDiverged?: (loss: number, gradNorm: number) => void): StepResult {
     const { model } = this;
-    const { loss, targets } = this.accumulate(batch, dropoutBase);
+    const { loss, targets, taskLoss, distillLoss } = this.accumulate(batch, dropoutBase);
     const g = model.grads!.data;
     const gradNorm = Math.sqrt(model.k.sumSquares(g, g.length));
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
@@ -206,6 +239,6 @@ export class TrainingStep {
     for (const l of masked) l.applyMask(model.grads!);
     this.optimizer.step(model.grads!, lr);
     for (const l of masked) l.applyMask();
-    return { loss, gradNorm, targets };
+    return { loss, gradNorm, targets, ...(this.o.distillation ? { taskLoss, distillLoss } : {}) };
   }
 }

@@ -20,6 +20,11 @@
  * A wall-clock `max_duration` (`10min`) is converted once into batches by timing a few forward/backward passes
  * (`0.9 * budget / seconds per step`); the result is saved in checkpoints so a resumed run keeps the same schedule.
  *
+ * Gradual pruning and distillation (`recipe`, `teacher`; oBERT's upstream setting, src/pruning/gradual.ts): the recipe's
+ * epochs are epochs of the train split in optimizer steps; pruning steps run before the step they fall on, with the
+ * Fisher's gradients from a seeded loader of their own over the train split (the run's masking rate, evaluation mode);
+ * masks are saved in checkpoints and restored on resume; the teacher (an MLM folder) scores the same masked tokens.
+ *
  * Data parallel (`collectives`, e.g. under `mpirun`): every rank builds the same global batches and runs its shard
  * of the microbatches (see src/distributed/collectives.ts); the weights are broadcast from rank 0 at the start;
  * rank 0 alone logs, evaluates, writes checkpoints and exports the model, and every rank resumes from the same
@@ -49,6 +54,14 @@ import { linearDecayWithWarmup } from './schedule.js';
 import { toBatches, wallSeconds, type BatchContext } from './time.js';
 import type { Collectives } from '../distributed/collectives.js';
 import { createAdamW, type ZeroStage } from '../distributed/zero.js';
+import { readCheckpointMasks } from './checkpoint.js';
+import type { Recipe } from '../pruning/recipe.js';
+import { GradualPruner } from '../pruning/gradual.js';
+import { recipePeakLr } from '../pruning/lr_functions.js';
+import { collectMasks, restoreMasks } from '../pruning/masks.js';
+import type { DistillationSettings } from './distillation.js';
+import { loadTeacher } from './teacher.js';
+import { evaluateMlm } from './evaluate_mlm.js';
 
 /** One line of the run's JSONL log, also passed to `onEvent`. */
 export type TrainEvent =
@@ -57,12 +70,19 @@ export type TrainEvent =
   | { type: 'step'; step: number; samples: number; tokens: number; loss: number; lr: number; grad_norm: number;
       step_s: number; tokens_per_s: number; mfu: number; elapsed_s: number; total: number; progress: number; eta_s: number;
       /** Seconds in collectives during the step (data-parallel runs only). */
-      comm_s?: number }
+      comm_s?: number;
+      /** Distillation runs: the MLM loss and the KD term (loss mixes them by the hardness). */
+      task_loss?: number; distill_loss?: number;
+      /** Gradual pruning runs: the sparsity of the pruned weights. */
+      sparsity?: number }
   | { type: 'eval'; step: number; loss: number; accuracy: number; num_targets: number; batches: number; seconds: number }
   | { type: 'checkpoint'; step: number; dir: string; seconds: number; removed: string[] }
   | { type: 'warning'; message: string }
   | { type: 'calibrate'; seconds_per_step: number; budget_s: number; total_batches: number }
   | { type: 'diverged'; step: number; loss: number; grad_norm: number; last_checkpoint: string | null }
+  | { type: 'prune'; step: number; epoch: number; method: 'obert' | 'gmp'; target: number; achieved: number; seconds: number;
+      gradient_passes: number }
+  | { type: 'prune_progress'; step: number; done: number; total: number }
   | { type: 'end'; step: number; samples: number; tokens: number; elapsed_s: number; eval: EvalResult | null; model_dir: string };
 
 /** Evaluation result: token-weighted MLM loss (nats) and masked-token accuracy. */
@@ -105,6 +125,15 @@ export interface TrainerOptions {
   gradientShards?: number;
   /** 1: ZeRO-1, each rank keeps the AdamW moments of its shard only (src/distributed/zero.ts); default 0. */
   zeroStage?: ZeroStage;
+  /**
+   * A SparseML recipe (`loadRecipe`): gradual pruning, fixed masks, learning-rate functions (replacing the schedule where
+   * they apply), distillation settings. Its epochs are epochs of the train split; max_duration stays the run's length.
+   */
+  recipe?: Recipe | null;
+  /** Distillation teacher: an MLM folder `fromPretrained` reads, with the same vocab_size. */
+  teacher?: string | null;
+  /** KD settings (default: the recipe's DistillationModifier, else hardness 1 and temperature 5.5, the paper's upstream values). */
+  distillation?: Partial<DistillationSettings>;
 }
 
 /** What {@link Trainer.fit} returns. */
@@ -136,6 +165,8 @@ export class Trainer {
   /** Rank 0 or a single process: the one that logs, evaluates and writes. */
   readonly isRoot: boolean;
   private readonly coll: Collectives | null;
+  /** The distillation settings and teacher, when distilling. */
+  readonly distillation: (DistillationSettings & { teacher: string }) | null = null;
 
   constructor(private readonly opts: TrainerOptions) {
     const c = this.config = opts.config;
@@ -154,9 +185,23 @@ export class Trainer {
       const rep = this.model.loadStateDict(readSafetensors(c.pretrained_checkpoint).tensors, c.pretrained_checkpoint);
       if (rep.missing.length) throw new Error(`model.pretrained_checkpoint: ${c.pretrained_checkpoint} lacks ${rep.missing.join(', ')}`);
     }
-    this.optimizer = createAdamW(this.model.params, c.optimizer, this.model.k, { zeroStage: opts.zeroStage, collectives: this.coll });
+    // With recipe learning rates, the optimizer's reference lr (weight decay factor lr_t / lr) is their peak.
+    this.pending.push(...(opts.recipe?.warnings ?? []));
+    const peakLr = (opts.recipe && recipePeakLr(opts.recipe.learningRates)) ?? c.optimizer.lr;
+    this.optimizer = createAdamW(this.model.params, { ...c.optimizer, lr: peakLr }, this.model.k,
+      { zeroStage: opts.zeroStage, collectives: this.coll });
+    const teacher = opts.teacher ? loadTeacher(opts.teacher, 'mlm', c.model.vocab_size, opts.kernels) : null;
+    if (teacher) {
+      const kd = opts.recipe?.distillation;
+      this.distillation = { teacher: teacher.description, hardness: opts.distillation?.hardness ?? kd?.hardness ?? 1,
+        temperature: opts.distillation?.temperature ?? kd?.temperature ?? 5.5 };
+    } else if (opts.recipe?.distillation) {
+      this.pending.push(`${opts.recipe.file}: the DistillationModifier needs a teacher (--teacher); training without distillation`);
+    }
     this.stepper = new TrainingStep(this.model, this.optimizer, { microbatchSize: c.device_train_microbatch_size,
-      gradClipNorm: c.grad_clip_norm, seed: c.seed, labels: 'token', collectives: this.coll, gradientShards: opts.gradientShards });
+      gradClipNorm: c.grad_clip_norm, seed: c.seed, labels: 'token', collectives: this.coll, gradientShards: opts.gradientShards,
+      distillation: teacher && this.distillation ? { teacher: teacher.model, hardness: this.distillation.hardness,
+        temperature: this.distillation.temperature } : null });
     this.microbatches = this.stepper.microbatches(c.global_train_batch_size);
     const P = this.stepper.shards;
     if (c.global_train_batch_size % (c.device_train_microbatch_size * P) !== 0) {
@@ -183,6 +228,8 @@ export class Trainer {
     }
     if (from) {
       const ck = loadCheckpoint(from, this.model.params, this.optimizer);
+      const masks = readCheckpointMasks(from);
+      if (masks) restoreMasks(this.model.linears(), masks, join(from, 'masks.safetensors'));
       for (const d of checkResume(from, ck.state.rng, { seed: c.seed, ...this.fingerprint() }, !!opts.allowResumeMismatch)) {
         this.pending.push(`resuming with a different ${d}`);
       }
@@ -296,27 +343,10 @@ export class Trainer {
   evaluate(): EvalResult | null {
     const ds = this.opts.val;
     if (!ds) return null;
-    const c = this.config, V = c.model.vocab_size;
-    const loader = new DataLoader(ds, { batch_size: c.device_eval_batch_size, shuffle: false, drop_last: c.eval.drop_last,
-      seed: c.seed, pad_to: 'longest', mlm: { mlm_probability: c.eval.mlm_probability, seed: c.seed } });
-    let lossSum = 0, hits = 0, n = 0, batches = 0;
-    for (const b of loader.epochBatches()) {
-      if (c.eval_subset_num_batches >= 0 && batches >= c.eval_subset_num_batches) break;
-      batches++;
-      const out = this.model.forward({ batch: b.batch_size, seqlen: b.seq_len, input_ids: b.input_ids, attention_mask: b.attention_mask,
-        token_type_ids: b.token_type_ids, labels: b.labels }, { training: false });
-      if (!out.numTargets) continue;
-      lossSum += out.loss! * out.numTargets;
-      n += out.numTargets;
-      const lg = out.logits;
-      for (let r = 0; r < out.numTargets; r++) {
-        let best = 0, bv = -Infinity;
-        const off = r * V;
-        for (let v = 0; v < V; v++) if (lg[off + v] > bv) { bv = lg[off + v]; best = v; }
-        if (best === b.labels![out.positions[r]]) hits++;
-      }
-    }
-    return { loss: n ? lossSum / n : NaN, accuracy: n ? hits / n : NaN, num_targets: n, batches };
+    const c = this.config;
+    const r = evaluateMlm(this.model, ds, { batch_size: c.device_eval_batch_size, seed: c.seed, mlm_probability: c.eval.mlm_probability,
+      max_batches: c.eval_subset_num_batches, drop_last: c.eval.drop_last });
+    return { loss: r.loss, accuracy: r.accuracy, num_targets: r.num_targets, batches: r.batches };
   }
 
   private save(): void {
@@ -327,7 +357,8 @@ export class Trainer {
     }
     const t0 = performance.now();
     this.state.optimizer_t = this.optimizer.t;
-    const dir = saveCheckpoint(this.checkpointDir, this.model.params, this.optimizer, this.state, this.config);
+    const dir = saveCheckpoint(this.checkpointDir, this.model.params, this.optimizer, this.state, this.config,
+      { masks: collectMasks(this.model.linears()) });
     this.lastCheckpoint = dir;
     const removed = pruneCheckpoints(this.checkpointDir, this.config.save_num_checkpoints_to_keep);
     this.emit({ type: 'checkpoint', step: this.state.step, dir, seconds: (performance.now() - t0) / 1000, removed });
@@ -341,6 +372,30 @@ export class Trainer {
     const dir = join(this.runDir, 'model');
     savePretrained(this.model, dir);
     return dir;
+  }
+
+  /**
+   * The recipe's gradual pruning for this run (null without pruning modifiers): epochs of the train split in steps;
+   * the Fisher's batches come from a loader of their own (seeded by the pruning step, the run's masking rate).
+   * @throws Error when max_duration is in tokens (the schedule needs a step count).
+   */
+  private gradualPruner(): GradualPruner | null {
+    const r = this.opts.recipe;
+    if (!r || !(r.pruning.length || r.constantPruning.length)) return null;
+    const st = this.state, c = this.config;
+    if (st.total.unit === 'tok') throw new Error("a pruning recipe needs max_duration in ba, sp, ep or time, not 'tok'");
+    const pruner = new GradualPruner(this.model, {
+      recipe: r, stepsPerEpoch: this.batchContext(st.total.value).batchesPerEpoch, totalSteps: st.total.value,
+      gradBatches: (bs, count, at) => () => {
+        const seed = c.seed + 7919 * (at.step + 1);
+        const gl = new DataLoader(this.opts.train, { batch_size: bs, shuffle: true, seed, drop_last: true, pad_to: 'longest',
+          mlm: { mlm_probability: c.train.mlm_probability, seed } });
+        return (function* () { for (;;) yield labelled(gl.next()); })();
+      },
+      onProgress: (p, at) => { if (this.isRoot) this.opts.onEvent?.({ type: 'prune_progress', step: at.step, done: p.done, total: p.total }); },
+    });
+    for (const message of pruner.warnings) this.emit({ type: 'warning', message });
+    return pruner;
   }
 
   /**
@@ -362,6 +417,7 @@ export class Trainer {
       peak_flops: c.mfu_peak_flops, step: st.step, ...(this.coll ? { ranks: this.coll.size } : {}) });
     for (const message of this.pending.splice(0)) this.emit({ type: 'warning', message });
     if (this.isRoot) writeFileAtomic(join(this.runDir, 'config.json'), JSON.stringify(c, null, 1) + '\n');
+    const pruner = this.gradualPruner();
     const loader = this.trainLoader();
     const speed = new SpeedWindow(c.speed_window);
     const losses = new Map<number, number>();
@@ -371,10 +427,14 @@ export class Trainer {
     while (!done()) {
       const t0 = performance.now();
       const comm0 = this.coll?.seconds ?? 0;
-      const lr = this.lrAt(st);
+      for (const ev of pruner?.beforeStep(st.step) ?? []) {
+        this.emit({ type: 'prune', step: st.step, epoch: ev.epoch, method: ev.method, target: ev.sparsity, achieved: ev.achieved,
+          seconds: ev.report.seconds, gradient_passes: ev.report.gradientPasses });
+      }
+      const lr = pruner?.learningRate(st.step) ?? this.lrAt(st);
       const batch = loader.next();
       const step = st.step + 1;
-      const { loss, gradNorm: gnorm, targets } = this.stepper.run(labelled(batch), lr, step, st.step * this.microbatches,
+      const { loss, gradNorm: gnorm, targets, taskLoss, distillLoss } = this.stepper.run(labelled(batch), lr, step, st.step * this.microbatches,
         this.lastCheckpoint, (l, g) => this.emit({ type: 'diverged', step, loss: l, grad_norm: g, last_checkpoint: this.lastCheckpoint }));
       const tokens = batch.cu_seqlens[batch.batch_size];
       st.step = step; st.samples += batch.batch_size; st.tokens += tokens; st.optimizer_t = this.optimizer.t;
@@ -390,7 +450,9 @@ export class Trainer {
         : (st.total.value - step) * (runS / losses.size);
       this.emit({ type: 'step', step, samples: st.samples, tokens: st.tokens, loss, lr, grad_norm: gnorm, step_s: stepS,
         tokens_per_s: r.tokensPerS, mfu: r.flopsPerS / c.mfu_peak_flops, elapsed_s: st.elapsed_s, total: st.total.value,
-        progress, eta_s: eta, ...(this.coll ? { comm_s: this.coll.seconds - comm0 } : {}) });
+        progress, eta_s: eta, ...(this.coll ? { comm_s: this.coll.seconds - comm0 } : {}),
+        ...(distillLoss !== undefined ? { task_loss: taskLoss, distill_loss: distillLoss } : {}),
+        ...(pruner ? { sparsity: pruner.sparsity() } : {}) });
       const hook = this.opts.onStep?.(step, this);
       if (evalEvery && step % evalEvery === 0 && this.isRoot) {
         const e0 = performance.now();

@@ -12,20 +12,22 @@ const N = 103, MAX = 16;
 const tmp = tempDir();
 after(() => tmp.cleanup());
 
-const datasetP = (async () => {
+// Built on first use, so that a filtered run (--test-name-pattern) that skips every test does not race the cleanup.
+let datasetP: Promise<TokenDataset> | null = null;
+const dataset = () => (datasetP ??= (async () => {
   // Document i: i % 20 + 1 words, so samples have lengths 3..16 (truncated past 14 words).
   const docs = Array.from({ length: N }, (_, i) => Array.from({ length: (i % 20) + 1 }, (_, w) => `w${w}x${i}`).join(' '));
   writeFileSync(join(tmp.dir, 'c.jsonl'), docs.map((text) => JSON.stringify({ text })).join('\n'));
   await prepare({ inputs: [join(tmp.dir, 'c.jsonl')], out_dir: join(tmp.dir, 'out'), max_seq_len: MAX, mode: 'chunk',
     val_fraction: 0, shard_max_tokens: 200, tokenizer: await BertTokenizer.bertBaseUncased() });
   return TokenDataset.open(join(tmp.dir, 'out', 'train'));
-})();
+})());
 
 const plain = (b: Batch) => ({ ...b, input_ids: Array.from(b.input_ids), labels: b.labels && Array.from(b.labels),
   idx: Array.from(b.sample_indices), step: b.step, epoch: b.epoch });
 
 test('in order, keep last: every sample once, padded [B, max_seq_len], masks and cu_seqlens consistent', async () => {
-  const ds = await datasetP;
+  const ds = await dataset();
   const n = ds.num_samples;
   assert.ok(n > N, 'chunk mode makes more samples than documents');
   const loader = new DataLoader(ds, { batch_size: 8, shuffle: false, drop_last: false });
@@ -54,7 +56,7 @@ test('in order, keep last: every sample once, padded [B, max_seq_len], masks and
 });
 
 test('shuffle: a permutation per epoch; drop_last skips the remainder', async () => {
-  const ds = await datasetP;
+  const ds = await dataset();
   const n = ds.num_samples;
   const loader = new DataLoader(ds, { batch_size: 10, seed: 3, drop_last: false });
   const e0 = [...loader.epochBatches()].flatMap((b) => [...b.sample_indices]);
@@ -73,7 +75,7 @@ test('shuffle: a permutation per epoch; drop_last skips the remainder', async ()
 });
 
 test('exact resume: N batches straight == N/2, save state, new loader, N/2 (across epochs, with masking)', async () => {
-  const ds = await datasetP;
+  const ds = await dataset();
   const opts = { batch_size: 7, seed: 11, drop_last: true, mlm: { mlm_probability: 0.3 } };
   const total = 2 * new DataLoader(ds, opts).batches_per_epoch + 6;   // crosses two epoch boundaries
   const straight = new DataLoader(ds, opts);
@@ -90,7 +92,7 @@ test('exact resume: N batches straight == N/2, save state, new loader, N/2 (acro
 });
 
 test('pad_to longest; bad options and states are rejected', async () => {
-  const ds = await datasetP;
+  const ds = await dataset();
   const b = new DataLoader(ds, { batch_size: 4, shuffle: false, pad_to: 'longest' }).next();
   assert.equal(b.seq_len, b.max_seqlen_in_batch);
   assert.equal(b.seq_len, Math.max(...[0, 1, 2, 3].map((i) => ds.sampleLength(i))));

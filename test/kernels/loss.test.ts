@@ -148,3 +148,31 @@ test('crossEntropy rejects bad targets and short buffers with RangeErrors naming
       (e: Error) => e instanceof RangeError && /'dLogits'/.test(e.message), k.name);
   }
 });
+
+test('distillationLoss: native equals the float64 reference (odd widths, 0/1/many rows), both paths, 1 vs 2 threads bit-identical', () => {
+  const r = rng(11);
+  for (const [rows, C] of [[0, 5], [1, 5], [3, 2], [7, 13], [9, 30531], [40, 128]] as Array<[number, number]>) {
+    const s = randn(rows * C, r, 3), t = randn(rows * C, r, 3);
+    if (rows) { s[0] = 30; t[C - 1] = -30; }
+    for (const invT of [1, 1 / 5.5]) {
+      const scale = rows ? 2 / rows : 1;
+      const want = new Float32Array(rows * C);
+      const kl = ref.distillationLoss(s, t, rows, C, invT, want, scale);
+      forEachPath((path) => {
+        const outs = [1, 2].map((threads) => withThreads(threads, () => {
+          const g = new Float32Array(rows * C);
+          return { kl: nat.distillationLoss(s, t, rows, C, invT, g, scale), g };
+        }));
+        assert.equal(outs[0].kl, outs[1].kl, `${path} ${rows}x${C}: thread counts differ`);
+        assertBitEqual(outs[0].g, outs[1].g, `${path} ${rows}x${C} grad, 1 vs 2 threads`);
+        // float32 exps of <= 1 ulp on arguments up to |x invT| ~ 40: the KL sum to 1e-6 relative (+1e-7 per row
+        // absolute near 0); gradients are differences of probabilities <= 1: 1e-6 absolute.
+        assert.ok(Math.abs(outs[0].kl - kl) <= 1e-6 * Math.abs(kl) + 1e-7 * Math.max(1, rows), `${path} ${rows}x${C}: KL ${outs[0].kl} vs ${kl}`);
+        assertClose(outs[0].g, want, 1e-6 * scale * Math.max(1, rows), 0, `${path} ${rows}x${C} grad`);
+        assert.equal(nat.distillationLoss(s, t, rows, C, invT, null, scale), outs[0].kl);
+      });
+    }
+  }
+  assert.throws(() => nat.distillationLoss(new Float32Array(5), new Float32Array(6), 2, 3, 1, null, 1), /student/);
+  assert.throws(() => nat.distillationLoss(new Float32Array(6), new Float32Array(6), 2, 3, 0, null, 1), /invT/);
+});

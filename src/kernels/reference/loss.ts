@@ -19,7 +19,7 @@ function checkTargets(fn: string, targets: Int32Array, rows: number, V: number):
   }
 }
 
-export const lossReference: Pick<Kernels, 'crossEntropyForward' | 'crossEntropyBackward'> = {
+export const lossReference: Pick<Kernels, 'crossEntropyForward' | 'crossEntropyBackward' | 'distillationLoss'> = {
   /**
    * For each row r of `logits: [rows, V]` (float32): `lse_r = m + log(sum_j exp(x_j - m))` with `m = max_j x_j`,
    * all in float64; writes `lse[r] = float32(lse_r)` and returns `sum_r (lse_r - x[r, targets[r]])` (float64, rows
@@ -59,5 +59,40 @@ export const lossReference: Pick<Kernels, 'crossEntropyForward' | 'crossEntropyB
       for (let j = 0; j < V; j++) dLogits[o + j] = scale * Math.exp(logits[o + j] - l);
       dLogits[o + t] = scale * (Math.exp(xt - l) - 1);
     }
+  },
+
+  /**
+   * Per row, in float64: log p = s invT - logsumexp(s invT), log q = t invT - logsumexp(t invT); returns
+   * `sum_r sum_c q (log q - log p)` (rows in order); `grad = scale * (p - q)` rounded to float32. RangeError on a
+   * short buffer or invT not > 0.
+   */
+  distillationLoss(student, teacher, rows, C, invT, grad, scale) {
+    const fn = 'distillationLoss';
+    need(fn, 'student', student, rows * C); need(fn, 'teacher', teacher, rows * C);
+    if (grad) need(fn, 'grad', grad, rows * C);
+    if (!(invT > 0 && Number.isFinite(invT))) throw new RangeError(`mosaicbert reference ${fn}: invT must be a finite number > 0`);
+    const lp = new Float64Array(C), lq = new Float64Array(C);
+    const logSoftmax = (x: Float32Array, o: number, out: Float64Array) => {
+      let m = -Infinity;
+      for (let c = 0; c < C; c++) m = Math.max(m, x[o + c] * invT);
+      let z = 0;
+      for (let c = 0; c < C; c++) z += Math.exp(x[o + c] * invT - m);
+      const l = m + Math.log(z);
+      for (let c = 0; c < C; c++) out[c] = x[o + c] * invT - l;
+    };
+    let total = 0;
+    for (let r = 0; r < rows; r++) {
+      const o = r * C;
+      logSoftmax(student, o, lp);
+      logSoftmax(teacher, o, lq);
+      let kl = 0;
+      for (let c = 0; c < C; c++) {
+        const q = Math.exp(lq[c]);
+        if (q > 0) kl += q * (lq[c] - lp[c]);
+        if (grad) grad[o + c] = scale * (Math.exp(lp[c]) - q);
+      }
+      total += kl;
+    }
+    return total;
   },
 };

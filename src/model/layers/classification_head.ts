@@ -11,16 +11,17 @@ import type { UnpaddedBatch } from '../batch.js';
 import type { ActivationArena } from './buffers.js';
 import { CLASSIFIER_STREAM_LAYER, DROPOUT_SITE, Dropout, type ForwardContext } from './dropout.js';
 import { Linear } from './linear.js';
+import { distillationLoss, mixedLoss, type DistillTarget } from '../../train/distillation.js';
 
 /**
  * What the head keeps: `cls`, `pooled`, `dropped` `[B, H]` ([CLS] rows, tanh pooler output, after dropout),
  * `logits` / `dlogits` `[B, num_labels]`, `lse` `[B]`; backward buffers `dpooled`, `dcls` `[B, H]`, `dh` `[nnz, H]`.
  */
 export const classificationHeadActivations = (a: ActivationArena) =>
-  ({ ...a.f32s('cls', 'pooled', 'dropped', 'logits', 'dlogits', 'lse', 'dpooled', 'dcls', 'dh'), mask: a.u8() });
+  ({ ...a.f32s('cls', 'pooled', 'dropped', 'logits', 'dlogits', 'lse', 'dpooled', 'dcls', 'dh', 'kdGrad'), mask: a.u8() });
 export type ClassificationHeadActivations = ReturnType<typeof classificationHeadActivations>;
 
-interface Saved { B: number; rows: Int32Array; nnz: number; labels?: Int32Array | Float32Array; ctx: ForwardContext }
+interface Saved { B: number; rows: Int32Array; nnz: number; labels?: Int32Array | Float32Array; ctx: ForwardContext; hardness: number | null }
 
 export class ClassificationHead {
   readonly pooler: Linear;
@@ -37,11 +38,14 @@ export class ClassificationHead {
 
   /**
    * From the encoder output `h` `[nnz, H]`: `logits` `[B, num_labels]`, `pooled` `[B, H]` (before dropout), and the
-   * mean loss when `labels` (`[B]`: class ids, or float targets when num_labels == 1) are given.
-   * @throws Error when a sequence is empty, or a label is out of range / missing.
+   * mean loss when `labels` (`[B]`: class ids, or float targets when num_labels == 1) are given; with `distill` (the
+   * teacher's `[B, num_labels]` logits) the loss mixes in the KD term (train/distillation.ts).
+   * @throws Error when a sequence is empty, a label is out of range / missing, or `distill` comes without labels, with
+   *   a regression head, or with teacher logits of another shape.
    */
   forward(h: Float32Array, u: UnpaddedBatch, labels: Int32Array | Float32Array | undefined, ctx: ForwardContext,
-    a: ClassificationHeadActivations): { loss?: number; logits: Float32Array; pooled: Float32Array } {
+    a: ClassificationHeadActivations, distill?: DistillTarget):
+    { loss?: number; taskLoss?: number; distillLoss?: number; logits: Float32Array; pooled: Float32Array } {
     const { k, hidden: H, numLabels: NL } = this;
     const B = u.batch;
     const rows = new Int32Array(B);
@@ -57,7 +61,7 @@ export class ClassificationHead {
     this.dropout.forward(pd, B * H, ctx, a.mask);
     const logits = a.logits.get(B * NL);
     this.classifier.forward(pd, B, logits);
-    this.last = { B, rows, nnz: u.nnz, labels, ctx };
+    this.last = { B, rows, nnz: u.nnz, labels, ctx, hardness: distill ? distill.hardness : null };
     let loss: number | undefined;
     if (labels) {
       if (labels.length < B) throw new Error(`labels: ${labels.length} labels for a batch of ${B}`);
@@ -73,7 +77,14 @@ export class ClassificationHead {
         loss = s / B;
       }
     }
-    return { loss, logits, pooled };
+    if (!distill) return { loss, logits, pooled };
+    if (!labels) throw new Error('distill: needs labels (the task loss is mixed with the KD term)');
+    if (NL === 1) throw new Error('distill: a regression head (num_labels 1) has no class distribution to distill');
+    if (distill.teacherLogits.length !== B * NL) {
+      throw new Error(`distill: teacher logits have ${distill.teacherLogits.length} values, expected ${B} x ${NL} (same num_labels)`);
+    }
+    const kd = distillationLoss(k, logits, distill.teacherLogits, B, NL, distill.temperature, a.kdGrad.get(B * NL));
+    return { loss: mixedLoss(loss!, kd, distill.hardness), taskLoss: loss, distillLoss: kd, logits, pooled };
   }
 
   /**
@@ -89,7 +100,9 @@ export class ClassificationHead {
     const logits = a.logits.get(B * NL), dlogits = a.dlogits.get(B * NL);
     if (NL > 1) {
       const y = last.labels instanceof Int32Array ? last.labels : Int32Array.from(last.labels);
-      k.crossEntropyBackward(logits, y, a.lse.get(B), B, NL, lossScale / B, dlogits);
+      const h = last.hardness ?? 0;
+      k.crossEntropyBackward(logits, y, a.lse.get(B), B, NL, lossScale * (1 - h) / B, dlogits);
+      if (h > 0) k.axpby(B * NL, lossScale * h, a.kdGrad.get(B * NL), 1, dlogits);
     } else {
       for (let b = 0; b < B; b++) dlogits[b] = (2 * lossScale / B) * (logits[b] - last.labels[b]);
     }
