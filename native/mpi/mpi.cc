@@ -15,6 +15,9 @@
 // to rank r, rank r sums its chunk as ((g_0 + g_1) + g_2) + ... in rank order, and an all-gather returns the sums.
 // Each element is therefore the same left fold over ranks on every run, and every rank ends with the same bits. The
 // traffic is that of a ring all-reduce: 2 (P - 1) / P times the buffer per rank.
+//
+// ZeRO-1 (src/distributed/zero.ts) adds two copies without arithmetic: mpiAllgatherv (each rank's updated shard of
+// the weights to every rank) and mpiGatherv (the AdamW moment shards to rank 0 for a checkpoint).
 // The C API only (no deprecated C++ bindings, so no libmpi_cxx).
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
@@ -192,6 +195,66 @@ Napi::Value AllgatherF64(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// The P + 1 offsets `bounds` (argument i, a Float64Array: 0 = bounds[0] <= ... <= bounds[P], integers) as MPI
+// counts and displacements; returns bounds[P], the length of the whole buffer.
+int64_t shard_counts(const Napi::CallbackInfo& info, const Args& a, size_t i, std::vector<int>& count, std::vector<int>& displ) {
+  const Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    a.type_error("argument 'bounds' must be a Float64Array");
+  auto b = v.As<Napi::Float64Array>();
+  if (b.ElementLength() != static_cast<size_t>(g_size) + 1)
+    a.range_error("bounds has " + std::to_string(b.ElementLength()) + " offsets, expected ranks + 1 = " + std::to_string(g_size + 1));
+  if (b[0] != 0) a.range_error("bounds must start at 0");
+  count.resize(g_size);
+  displ.resize(g_size);
+  for (int r = 0; r < g_size; ++r) {
+    const double lo = b[r], hi = b[r + 1];
+    if (!(hi >= lo) || hi > static_cast<double>(INT32_MAX) || hi != static_cast<double>(static_cast<int64_t>(hi)))
+      a.range_error("bounds must be non-decreasing integers below 2^31");
+    displ[r] = static_cast<int>(lo);
+    count[r] = static_cast<int>(hi - lo);
+  }
+  return static_cast<int64_t>(b[g_size]);
+}
+
+// mpiAllgatherv(buf: Float32Array, bounds: Float64Array, timeoutMs): in place, every rank's buf[bounds[r],
+// bounds[r + 1]) = rank r's (ZeRO-1: each rank updated its shard of the weights; this shares them). Copies only.
+Napi::Value Allgatherv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args a(info, "mpiAllgatherv", 3);
+  require_init(info, "mpiAllgatherv");
+  std::vector<int> count, displ;
+  const int64_t n = shard_counts(info, a, 1, count, displ);
+  auto buf = a.f32(0, "buf", static_cast<size_t>(n));
+  MPI_Request req;
+  check(env, "mpiAllgatherv", "MPI_Iallgatherv",
+        MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, buf.data, count.data(), displ.data(), MPI_FLOAT, MPI_COMM_WORLD, &req));
+  wait(env, "mpiAllgatherv", "the all-gather of the shards", &req, timeout_arg(a, 2));
+  return env.Undefined();
+}
+
+// mpiGatherv(send: Float32Array, recv: Float32Array | null, bounds: Float64Array, root, timeoutMs): rank r sends
+// its shard `send` (bounds[r + 1] - bounds[r] floats); on `root`, recv[bounds[r], bounds[r + 1]) = rank r's shard
+// (ZeRO-1 checkpoints: the AdamW moments to rank 0). recv is ignored (may be null) on the other ranks.
+Napi::Value Gatherv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args a(info, "mpiGatherv", 5);
+  require_init(info, "mpiGatherv");
+  const int root = static_cast<int>(a.integer(3, "root", 0, g_size - 1));
+  std::vector<int> count, displ;
+  const int64_t n = shard_counts(info, a, 2, count, displ);
+  auto send = a.f32(0, "send", 0);
+  if (send.len != static_cast<size_t>(count[g_rank]))
+    a.range_error("send has " + std::to_string(send.len) + " floats, this rank's shard " + std::to_string(count[g_rank]));
+  float* recv = g_rank == root ? a.f32(1, "recv", static_cast<size_t>(n)).data : nullptr;
+  MPI_Request req;
+  check(env, "mpiGatherv", "MPI_Igatherv",
+        MPI_Igatherv(send.data, count[g_rank], MPI_FLOAT, recv, count.data(), displ.data(), MPI_FLOAT, root, MPI_COMM_WORLD,
+                     &req));
+  wait(env, "mpiGatherv", "the gather of the shards", &req, timeout_arg(a, 4));
+  return env.Undefined();
+}
+
 // mpiAbort(code): MPI_Abort on MPI_COMM_WORLD (mpirun then ends every rank). Does not return.
 Napi::Value Abort(const Napi::CallbackInfo& info) {
   Args a(info, "mpiAbort", 1);
@@ -217,6 +280,8 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("mpiBroadcast", Napi::Function::New(env, Broadcast, "mpiBroadcast"));
   exports.Set("mpiAllreduceSum", Napi::Function::New(env, AllreduceSum, "mpiAllreduceSum"));
   exports.Set("mpiAllgatherF64", Napi::Function::New(env, AllgatherF64, "mpiAllgatherF64"));
+  exports.Set("mpiAllgatherv", Napi::Function::New(env, Allgatherv, "mpiAllgatherv"));
+  exports.Set("mpiGatherv", Napi::Function::New(env, Gatherv, "mpiGatherv"));
   exports.Set("mpiAbort", Napi::Function::New(env, Abort, "mpiAbort"));
   exports.Set("mpiFinalize", Napi::Function::New(env, Finalize, "mpiFinalize"));
   return exports;

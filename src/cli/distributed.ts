@@ -8,6 +8,12 @@ import { availableParallelism } from 'node:os';
 import { getNumThreads, setNumThreads } from '../kernels/native.js';
 import { collectivesFromEnv, launchEnvironment, type MpiCollectives } from '../distributed/mpi.js';
 
+export { parseZeroStage } from '../distributed/zero.js';
+
+/** The `--zero <stage>` option of pretrain, finetune and glue (commander's flags and description). */
+export const ZERO_OPTION = ['--zero <stage>', 'ZeRO stage under mpirun: 1 shards the AdamW moments over the ranks (prints ' +
+  'the bytes per rank; a single process warns and ignores it), 0 every rank holds them all (default: 0)'] as const;
+
 let job: MpiCollectives | null = null;
 
 /**

@@ -9,7 +9,7 @@ import { finetune, type FinetuneOptions } from '../glue/finetune.js';
 import { finetuneProgress, formatEvalMetrics } from '../glue/progress.js';
 import { glueTask } from '../glue/tasks.js';
 import { distillationFlags, intOpt, numOpt } from './options.js';
-import { endDistributed, startDistributed } from './distributed.js';
+import { endDistributed, parseZeroStage, startDistributed, ZERO_OPTION } from './distributed.js';
 
 
 interface FinetuneCliOptions {
@@ -17,7 +17,7 @@ interface FinetuneCliOptions {
   outputRoot: string; mnliCheckpoint?: string; mnli: boolean; randomInit: boolean; lr?: string; weightDecay?: string;
   epochs?: string; batchSize?: string; evalInterval?: string; maxTrainExamples?: string; maxEvalExamples?: string;
   threads?: string; progress: boolean; save: boolean; resume: boolean; allowResumeMismatch: boolean; allowMissingWeights: boolean;
-  saveInterval?: string; microbatchSize?: string; recipe?: string; teacher?: string; hardness?: string; temperature?: string;
+  saveInterval?: string; microbatchSize?: string; recipe?: string; teacher?: string; hardness?: string; temperature?: string; zero?: string;
   train?: string; dev?: string; textColumn?: string; textPairColumn?: string; labelColumn?: string; regression: boolean; format?: string;
 }
 
@@ -62,9 +62,11 @@ export function registerFinetune(program: Command): void {
     .option('--teacher <dir>', 'distillation teacher: a fine-tuned classifier folder for the same task')
     .option('--hardness <x>', "distillation weight in [0, 1] (default: the recipe's, else 1.0)")
     .option('--temperature <x>', "distillation temperature (default: the recipe's, else 2.0)")
+    .option(...ZERO_OPTION)
     .option('--no-progress', 'no progress bar')
     .action(async (o: FinetuneCliOptions) => {
       if (o.threads) setNumThreads(intOpt(o.threads, '--threads', 1, 1024)!);
+      const zeroStage = parseZeroStage(o.zero);
       // Under `mpirun -np N`: data-parallel ranks; rank 0 alone prints, evaluates and saves.
       const coll = startDistributed(!!o.threads);
       const isRoot = !coll || coll.rank === 0;
@@ -93,7 +95,7 @@ export function registerFinetune(program: Command): void {
           microbatchSize: intOpt(o.microbatchSize, '--microbatch-size'),
           recipe: o.recipe, teacher: o.teacher,
           distillation: distillationFlags(o),
-          onEvent: pb.onEvent, warn: (m) => { if (isRoot) console.error(`warning: ${m}`); }, collectives: coll,
+          onEvent: pb.onEvent, warn: (m) => { if (isRoot) console.error(`warning: ${m}`); }, collectives: coll, zeroStage,
         });
         pb.stop();
         endDistributed();

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { setNumThreads } from '../kernels/native.js';
 import { formatGlueTable, runGlue } from '../glue/suite.js';
-import { endDistributed, startDistributed } from './distributed.js';
+import { endDistributed, parseZeroStage, startDistributed, ZERO_OPTION } from './distributed.js';
 import { finetuneProgress } from '../glue/progress.js';
 import { intOpt } from './options.js';
 import { formatDuration } from '../train/time.js';
@@ -14,7 +14,7 @@ import { formatDuration } from '../train/time.js';
 interface GlueCliOptions {
   model: string; dataDir: string; tasks?: string[]; seeds?: string[]; outputRoot: string; randomInit: boolean; allowMissingWeights: boolean;
   shuffle: boolean; maxSteps?: string; maxTrainExamples?: string; maxEvalExamples?: string; saveAll: boolean;
-  mnliCheckpoint?: string; mnli: boolean; threads?: string; progress: boolean;
+  mnliCheckpoint?: string; mnli: boolean; threads?: string; progress: boolean; zero?: string;
 }
 
 export function registerGlue(program: Command): void {
@@ -36,9 +36,11 @@ export function registerGlue(program: Command): void {
     .option('--mnli-checkpoint <dir>', 'MNLI model for round 2 (default: this suite\'s MNLI run, if any)')
     .option('--no-mnli', 'start RTE/MRPC/STS-B from --model')
     .option('--threads <n>', 'native kernel threads')
+    .option(...ZERO_OPTION)
     .option('--no-progress', 'no progress bar')
     .action(async (o: GlueCliOptions) => {
       if (o.threads) setNumThreads(intOpt(o.threads, '--threads', 1, 1024)!);
+      const zeroStage = parseZeroStage(o.zero);
       // Under `mpirun -np N`: every fine-tuning run is data-parallel; rank 0 alone prints and writes the tables.
       const coll = startDistributed(!!o.threads);
       const isRoot = !coll || coll.rank === 0;
@@ -54,7 +56,7 @@ export function registerGlue(program: Command): void {
           mnliCheckpoint: o.mnli ? o.mnliCheckpoint : null,
           onRun: (t, seed, i, n) => { if (isRoot) console.error(`== [${i + 1}/${n}] ${t} seed ${seed}`); },
           onEvent: pb.onEvent, warn: (m) => { if (isRoot) console.error(`warning: ${m}`); },
-          extra: coll ? { collectives: coll } : undefined,
+          extra: coll || zeroStage ? { collectives: coll, zeroStage } : undefined,
         });
       } finally {
         pb.stop();

@@ -22,7 +22,7 @@ import { writeReport } from '../report/html.js';
 import { prepareProgressBar } from './prepare.js';
 import { distillationFlags, intOpt } from './options.js';
 import { loadRecipe } from '../pruning/recipe.js';
-import { endDistributed, startDistributed } from './distributed.js';
+import { endDistributed, parseZeroStage, startDistributed, ZERO_OPTION } from './distributed.js';
 
 /** The sentences the summary fills in. */
 export const DEMO_SENTENCES = [
@@ -52,6 +52,7 @@ interface PretrainOptions {
   teacher?: string;
   hardness?: string;
   temperature?: string;
+  zero?: string;
 }
 
 export function registerPretrain(program: Command): void {
@@ -79,6 +80,7 @@ export function registerPretrain(program: Command): void {
     .option('--hardness <x>', "distillation weight in [0, 1] (default: the recipe's, else 1.0)")
     .option('--temperature <x>', "distillation temperature (default: the recipe's, else 5.5)")
     .option('--no-progress', 'no progress bar (one line per console_log_interval instead)')
+    .option(...ZERO_OPTION)
     .option('--fill-mask <texts...>', 'sentences with one [MASK] to fill at the end (default: three examples)')
     .action(async (file: string | undefined, o: PretrainOptions) => {
       const overrides = [...o.set];
@@ -89,6 +91,7 @@ export function registerPretrain(program: Command): void {
         flags[key] = name;
       };
       intOpt(o.threads, '--threads', 1, 1024);
+      const zeroStage = parseZeroStage(o.zero);
       flag('max_duration', '--max-duration', o.maxDuration); flag('seed', '--seed', o.seed); flag('optimizer.lr', '--lr', o.lr);
       flag('global_train_batch_size', '--global-batch-size', o.globalBatchSize);
       flag('device_train_microbatch_size', '--microbatch-size', o.microbatchSize);
@@ -188,7 +191,7 @@ export function registerPretrain(program: Command): void {
       let result;
       try {
         trainer = new Trainer({ config: cfg, train: data.train, val: data.val, runDir, resume: resumeFrom ?? (o.resume || undefined), onEvent,
-          allowResumeMismatch: o.allowResumeMismatch, collectives: coll,
+          allowResumeMismatch: o.allowResumeMismatch, collectives: coll, zeroStage,
           recipe: o.recipe ? loadRecipe(o.recipe) : null, teacher: o.teacher ?? null, distillation: distillationFlags(o) });
         result = await trainer.fit();
       } catch (e) {

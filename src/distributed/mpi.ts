@@ -20,6 +20,8 @@ interface MpiAddon {
   mpiBroadcast(buf: Float32Array, root: number, timeoutMs: number): void;
   mpiAllreduceSum(buf: Float32Array, timeoutMs: number): void;
   mpiAllgatherF64(send: Float64Array, timeoutMs: number): Float64Array;
+  mpiAllgatherv(buf: Float32Array, bounds: Float64Array, timeoutMs: number): void;
+  mpiGatherv(send: Float32Array, recv: Float32Array | null, bounds: Float64Array, root: number, timeoutMs: number): void;
   mpiAbort(code: number): void;
   mpiFinalize(): void;
 }
@@ -94,6 +96,12 @@ export class MpiCollectives implements Collectives {
     const out = new Float64Array(v.length);
     for (let r = 0; r < this.size; r++) for (let i = 0; i < v.length; i++) out[i] += all[r * v.length + i];
     return out;
+  }
+
+  allgather(buf: Float32Array, bounds: Float64Array): void { this.timed(() => this.a.mpiAllgatherv(buf, bounds, this.timeoutMs)); }
+
+  gather(send: Float32Array, recv: Float32Array | null, bounds: Float64Array, root: number): void {
+    this.timed(() => this.a.mpiGatherv(send, recv, bounds, root, this.timeoutMs));
   }
 
   broadcast(buf: Float32Array, root: number): void { this.timed(() => this.a.mpiBroadcast(buf, root, this.timeoutMs)); }

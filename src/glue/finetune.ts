@@ -25,12 +25,12 @@ import type { DistillationSettings } from '../train/distillation.js';
 import { loadTeacher } from '../train/teacher.js';
 import { repairRunLog } from '../train/run_log.js';
 import { loadConfig } from '../train/config.js';
-import { DecoupledAdamW } from '../train/decoupled_adamw.js';
 import { EventLog } from '../train/event_log.js';
 import { checkResume, resumeFingerprint } from '../train/resume.js';
 import { linearDecayWithWarmup } from '../train/schedule.js';
 import { TrainingStep } from '../train/step.js';
 import type { Collectives } from '../distributed/collectives.js';
+import { createAdamW, type ZeroStage } from '../distributed/zero.js';
 import { SeededPermutation } from '../data/permutation.js';
 import { BertTokenizer } from '../tokenizer/index.js';
 import { loadTokenizer } from '../pipelines/common.js';
@@ -123,6 +123,8 @@ export interface FinetuneOptions {
   collectives?: Collectives | null;
   /** One process summing the gradient in this many shards, as that many ranks would (TrainingStep; default 1). */
   gradientShards?: number;
+  /** 1: ZeRO-1, each rank keeps the AdamW moments of its shard only (src/distributed/zero.ts); default 0. */
+  zeroStage?: ZeroStage;
   /** Warnings (default console.warn). */
   warn?: (message: string) => void;
   /**
@@ -402,7 +404,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const warmup = Math.floor(0.06 * total);
   // With recipe learning rates, the optimizer's reference lr (weight decay factor lr_t / lr) is their peak.
   const peakLr = (recipe && recipePeakLr(recipe.learningRates)) ?? hp.lr;
-  const opt = new DecoupledAdamW(model.params, { lr: peakLr, betas: [0.9, 0.98], eps: 1e-6, weight_decay: hp.weight_decay }, model.k);
+  const opt = createAdamW(model.params, { lr: peakLr, betas: [0.9, 0.98], eps: 1e-6, weight_decay: hp.weight_decay }, model.k,
+    { zeroStage: o.zeroStage, collectives: o.collectives });
   // Distillation: the teacher runs each microbatch in evaluation mode (train/step.ts).
   let distillation: FinetuneResult['distillation'];
   const teacher = o.teacher ? loadTeacher(o.teacher, 'classification', spec.num_labels, o.kernels) : null;
@@ -499,6 +502,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     loader: { epoch: Math.floor(step / stepsPerEpoch), position: (step % stepsPerEpoch) * BS },
     total: { value: total, unit: 'ba' }, elapsed_s: trainSeconds });
   const save = (step: number) => {
+    opt.gatherForCheckpoint(); // ZeRO-1: every rank sends its moment shards to rank 0
     if (!isRoot) { lastCheckpoint = join(ckDir, `ba${step}`); return; }
     const c0 = performance.now();
     lastCheckpoint = saveCheckpoint(ckDir, model.params, opt, state(step), { task: spec.name, seed, model: o.model,

@@ -18,7 +18,35 @@ export interface DecoupledAdamWOptions {
   weight_decay?: number;
 }
 
-export class DecoupledAdamW {
+/** The hyperparameters with their defaults, checked (shared by DecoupledAdamW and ZeRO-1's ShardedAdamW). */
+export interface AdamWHyperparameters {
+  readonly lr: number;
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+}
+
+/**
+ * Applies the defaults (betas 0.9/0.98, eps 1e-6, weight_decay 1e-5) and checks the options.
+ * @throws Error naming `optimizer.lr` or `optimizer.betas` when out of range.
+ */
+export function adamwHyperparameters(opts: DecoupledAdamWOptions): AdamWHyperparameters {
+  const h = { lr: opts.lr, betas: opts.betas ?? [0.9, 0.98] as [number, number], eps: opts.eps ?? 1e-6, weightDecay: opts.weight_decay ?? 1e-5 };
+  if (!(h.lr >= 0)) throw new Error(`optimizer.lr must be >= 0, got ${h.lr}`);
+  for (const b of h.betas) if (!(b >= 0 && b < 1)) throw new Error(`optimizer.betas must be in [0, 1), got ${h.betas}`);
+  return h;
+}
+
+/**
+ * The float64 scalars of step `t` (from 1) at learning rate `lrT`, as the `adamwStep` kernel takes them: the decay
+ * factor lr_t / lr, the step size lr_t / (1 - b1^t) and sqrt(1 - b2^t) (see the top).
+ */
+export function adamwStepScalars(h: AdamWHyperparameters, t: number, lrT: number): { decayFactor: number; stepSize: number; bc2: number } {
+  const [b1, b2] = h.betas;
+  return { decayFactor: h.lr ? lrT / h.lr : 1, stepSize: lrT / (1 - b1 ** t), bc2: Math.sqrt(1 - b2 ** t) };
+}
+
+export class DecoupledAdamW implements AdamWHyperparameters {
   readonly lr: number;
   readonly betas: [number, number];
   readonly eps: number;
@@ -29,12 +57,7 @@ export class DecoupledAdamW {
   readonly expAvgSq: ParamStore;
 
   constructor(readonly params: ParamStore, opts: DecoupledAdamWOptions, readonly k: Kernels) {
-    this.lr = opts.lr;
-    this.betas = opts.betas ?? [0.9, 0.98];
-    this.eps = opts.eps ?? 1e-6;
-    this.weightDecay = opts.weight_decay ?? 1e-5;
-    if (!(this.lr >= 0)) throw new Error(`optimizer.lr must be >= 0, got ${this.lr}`);
-    for (const b of this.betas) if (!(b >= 0 && b < 1)) throw new Error(`optimizer.betas must be in [0, 1), got ${this.betas}`);
+    ({ lr: this.lr, betas: this.betas, eps: this.eps, weightDecay: this.weightDecay } = adamwHyperparameters(opts));
     this.expAvg = params.zerosLike();
     this.expAvgSq = params.zerosLike();
   }
@@ -43,11 +66,16 @@ export class DecoupledAdamW {
   step(grads: ParamStore, lrT: number = this.lr): void {
     this.t += 1;
     const [b1, b2] = this.betas;
-    const decayFactor = this.lr ? lrT / this.lr : 1;
-    const stepSize = lrT / (1 - b1 ** this.t);
-    const bc2 = Math.sqrt(1 - b2 ** this.t);
+    const { decayFactor, stepSize, bc2 } = adamwStepScalars(this, this.t, lrT);
     const p = this.params.data;
     this.k.adamwStep(p, grads.data, this.expAvg.data, this.expAvgSq.data, p.length, b1, b2, this.eps,
       this.weightDecay, decayFactor, stepSize, bc2);
   }
+
+  /**
+   * Called by every rank before a checkpoint is saved: afterwards `expAvg` / `expAvgSq` hold the full moments on
+   * rank 0. Nothing to do here (every rank holds them all); a collective in ZeRO-1's ShardedAdamW
+   * (src/distributed/zero.ts).
+   */
+  gatherForCheckpoint(): void {}
 }

@@ -53,6 +53,7 @@ import { SpeedWindow, trainingFlops } from './metrics.js';
 import { linearDecayWithWarmup } from './schedule.js';
 import { toBatches, wallSeconds, type BatchContext } from './time.js';
 import type { Collectives } from '../distributed/collectives.js';
+import { createAdamW, type ZeroStage } from '../distributed/zero.js';
 import { readCheckpointMasks } from './checkpoint.js';
 import type { Recipe } from '../pruning/recipe.js';
 import { GradualPruner } from '../pruning/gradual.js';
@@ -122,6 +123,8 @@ export interface TrainerOptions {
   collectives?: Collectives | null;
   /** One process summing the gradient in this many shards, as that many ranks would (default 1; see TrainingStep). */
   gradientShards?: number;
+  /** 1: ZeRO-1, each rank keeps the AdamW moments of its shard only (src/distributed/zero.ts); default 0. */
+  zeroStage?: ZeroStage;
   /**
    * A SparseML recipe (`loadRecipe`): gradual pruning, fixed masks, learning-rate functions (replacing the schedule where
    * they apply), distillation settings. Its epochs are epochs of the train split; max_duration stays the run's length.
@@ -185,7 +188,8 @@ export class Trainer {
     // With recipe learning rates, the optimizer's reference lr (weight decay factor lr_t / lr) is their peak.
     this.pending.push(...(opts.recipe?.warnings ?? []));
     const peakLr = (opts.recipe && recipePeakLr(opts.recipe.learningRates)) ?? c.optimizer.lr;
-    this.optimizer = new DecoupledAdamW(this.model.params, { ...c.optimizer, lr: peakLr }, this.model.k);
+    this.optimizer = createAdamW(this.model.params, { ...c.optimizer, lr: peakLr }, this.model.k,
+      { zeroStage: opts.zeroStage, collectives: this.coll });
     const teacher = opts.teacher ? loadTeacher(opts.teacher, 'mlm', c.model.vocab_size, opts.kernels) : null;
     if (teacher) {
       const kd = opts.recipe?.distillation;
@@ -346,6 +350,7 @@ export class Trainer {
   }
 
   private save(): void {
+    this.optimizer.gatherForCheckpoint(); // ZeRO-1: every rank sends its moment shards to rank 0
     if (!this.isRoot) {
       this.lastCheckpoint = join(this.checkpointDir, `ba${this.state.step}`);
       return;

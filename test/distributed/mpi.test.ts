@@ -5,7 +5,6 @@
  * leaves the last checkpoint loadable; a hung rank makes the others fail at the collective deadline.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,19 +13,12 @@ import { listCheckpoints, loadCheckpoint } from '../../src/train/checkpoint.js';
 import { DecoupledAdamW } from '../../src/train/decoupled_adamw.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { MosaicBertForMaskedLM } from '../../src/model/mlm.js';
-import { packageRoot } from '../../src/kernels/native.js';
+import { mpirun, mpiSkip } from './mpirun.js';
 import { tinyConfig, tinyCorpus } from '../train/helpers.js';
 import { writeFileSync } from 'node:fs';
 import { finetune, type FinetuneOptions } from '../../src/glue/finetune.js';
 
-const root = packageRoot();
-const worker = join(root, 'dist', 'test', 'distributed', 'worker.js');
-const hasMpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' }).status === 0;
-const hasAddon = existsSync(join(root, 'build', 'Release', 'mosaicbert_mpi.node'));
-const skip = !hasMpirun ? 'mpirun not found (apt-get install -y libopenmpi-dev openmpi-bin)'
-  : !hasAddon ? 'the MPI addon was not built (Open MPI headers missing at build time; npm run build:native)' : false;
-// CI runs as root on 2 cores: Open MPI's run-as-root consent and oversubscription are set here, not in user paths.
-const MPI_ENV = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', OMPI_MCA_rmaps_base_oversubscribe: '1' };
+const skip = mpiSkip;
 const STEPS = ['max_duration=4ba', 'eval_interval=2ba', 'model.model_config.hidden_dropout_prob=0.1'];
 
 let corpus: { dir: string; train: TokenDataset; val: TokenDataset; cleanup: () => void };
@@ -34,21 +26,6 @@ before(async () => { corpus = await tinyCorpus(); });
 after(() => corpus?.cleanup());
 
 interface Out { losses: [number, number][]; step: number; weights: string; expAvgSq: string }
-
-/** Runs the worker on `np` ranks; resolves with the exit code, the time and the output. */
-function mpirun(np: number, job: object, env: Record<string, string> = {}, onSpawn?: (pid: number) => void):
-  Promise<{ code: number | null; signal: string | null; seconds: number; stderr: string }> {
-  return new Promise((res) => {
-    const t0 = Date.now();
-    const p = spawn('mpirun', ['-np', String(np), process.execPath, worker],
-      { env: { ...MPI_ENV, ...env, MB_WORKER: JSON.stringify(job) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    p.stdout.on('data', (d) => { stderr += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
-    onSpawn?.(p.pid!);
-    p.on('close', (code, signal) => res({ code, signal, seconds: (Date.now() - t0) / 1000, stderr }));
-  });
-}
 
 async function run2(name: string, overrides: string[], extra: object = {}): Promise<Out> {
   const out = join(corpus.dir, `${name}.json`);
