@@ -22,6 +22,13 @@ import type { MosaicBertConfig } from '../model/config.js';
 import type { ParamStore } from '../model/params.js';
 import { alibiSlopes } from '../model/alibi.js';
 import { DType, OnnxGraphBuilder } from './onnx/graph.js';
+import { quantizeOnnxDynamic } from './onnx_quantize.js';
+
+/** Options of {@link exportEncoderOnnx}. */
+export interface ExportOnnxOptions {
+  /** 'dynamic-int8': the graph quantized as ONNX Runtime's `quantize_dynamic` does it ({@link quantizeOnnxDynamic}). */
+  quantize?: 'none' | 'dynamic-int8';
+}
 
 /** Opset of the exported graph (LayerNormalization needs 17). */
 export const ONNX_OPSET = 17;
@@ -64,10 +71,16 @@ export function alibiBias(numHeads: number, seqlen: number): Float32Array {
 
 /**
  * Builds the ONNX ModelProto bytes of the encoder with the weights in `params` (reference state-dict names, as
- * {@link ParamStore} holds them; any head parameters are ignored). Throws an Error when an encoder tensor is
- * missing or has the wrong size.
+ * {@link ParamStore} holds them; any head parameters are ignored), fp32 or, with `opts.quantize: 'dynamic-int8'`,
+ * with its projections dynamically quantized (src/interop/onnx_quantize.ts). Throws an Error when an encoder tensor
+ * is missing or has the wrong size.
  */
-export function exportEncoderOnnx(cfg: MosaicBertConfig, params: ParamStore): Uint8Array {
+export function exportEncoderOnnx(cfg: MosaicBertConfig, params: ParamStore, opts: ExportOnnxOptions = {}): Uint8Array {
+  const fp32 = exportEncoderOnnxFp32(cfg, params);
+  return opts.quantize === 'dynamic-int8' ? quantizeOnnxDynamic(fp32) : fp32;
+}
+
+function exportEncoderOnnxFp32(cfg: MosaicBertConfig, params: ParamStore): Uint8Array {
   const H = cfg.hidden_size, nh = cfg.num_attention_heads, I = cfg.intermediate_size;
   if (H % nh !== 0) throw new Error(`onnx export: hidden_size ${H} is not a multiple of num_attention_heads ${nh}`);
   const d = H / nh;

@@ -5,7 +5,7 @@
 import { PbWriter } from './protobuf.js';
 
 /** ONNX `TensorProto.DataType` values used here. */
-export const DType = { FLOAT: 1, INT32: 6, INT64: 7 } as const;
+export const DType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 } as const;
 export type DTypeValue = (typeof DType)[keyof typeof DType];
 
 /** A dimension: a fixed size or a symbolic name (`dim_param`). */
@@ -14,7 +14,8 @@ export type Dim = number | string;
 /** A node attribute value: `{ i }` INT, `{ f }` FLOAT, `{ ints }` INTS or `{ s }` STRING. */
 export type AttrValue = { i: number } | { f: number } | { ints: number[] } | { s: string };
 
-function tensorProto(name: string, dims: number[], dtype: DTypeValue, raw: Uint8Array): PbWriter {
+/** An encoded TensorProto with its data as `raw_data` (little-endian, as ONNX stores it). */
+export function tensorProto(name: string, dims: number[], dtype: DTypeValue, raw: Uint8Array): PbWriter {
   const t = new PbWriter();
   // TensorProto: dims = 1, data_type = 2, name = 8, raw_data = 9.
   for (const d of dims) t.int(1, d);
@@ -46,6 +47,22 @@ function attribute(name: string, v: AttrValue): PbWriter {
   else if ('s' in v) a.string(4, v.s).int(20, 3);
   else { for (const x of v.ints) a.int(8, x); a.int(20, 7); }
   return a;
+}
+
+/**
+ * An encoded NodeProto `op_type(inputs) -> outputs` named `name`, in `domain` ('' = the default ONNX domain).
+ */
+export function nodeProto(op: string, inputs: string[], outputs: string[], name: string,
+  attrs: Record<string, AttrValue> = {}, domain = ''): PbWriter {
+  // NodeProto: input = 1, output = 2, name = 3, op_type = 4, attribute = 5, domain = 7.
+  const n = new PbWriter();
+  for (const i of inputs) n.string(1, i);
+  for (const o of outputs) n.string(2, o);
+  n.string(3, name);
+  n.string(4, op);
+  for (const [k, v] of Object.entries(attrs)) n.message(5, attribute(k, v));
+  if (domain) n.string(7, domain);
+  return n;
 }
 
 /** Collects a graph's pieces and encodes the ModelProto. */
@@ -95,14 +112,7 @@ export class OnnxGraphBuilder {
    */
   node(op: string, inputs: string[], outputs: number | string[] = 1, attrs: Record<string, AttrValue> = {}): string[] {
     const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.fresh(op)) : outputs;
-    // NodeProto: input = 1, output = 2, name = 3, op_type = 4, attribute = 5.
-    const n = new PbWriter();
-    for (const i of inputs) n.string(1, i);
-    for (const o of outs) n.string(2, o);
-    n.string(3, this.fresh(`n_${op}`));
-    n.string(4, op);
-    for (const [k, v] of Object.entries(attrs)) n.message(5, attribute(k, v));
-    this.nodes.push(n);
+    this.nodes.push(nodeProto(op, inputs, outs, this.fresh(`n_${op}`), attrs));
     return outs;
   }
 

@@ -73,6 +73,12 @@ export class PbWriter {
     return this.message(field, inner);
   }
 
+  /** Already-encoded fields (tags included), appended as they are; referenced, not copied, until {@link finish}. */
+  raw(b: Uint8Array): this {
+    this.push(b);
+    return this;
+  }
+
   /** An embedded message field. */
   message(field: number, m: PbWriter): this {
     this.tag(field, WIRE_LEN);
