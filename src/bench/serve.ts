@@ -14,7 +14,7 @@
  * (b) `mosaicbert serve --max-batch-requests 1` (one input at a time: no batching);
  * (c) the transformers.js peer (src/bench/serve_peer.ts): the same fastify route, schema and pooling on
  *     `@huggingface/transformers` + onnxruntime-node, one model call per request;
- * (a') (a) with a 4096-token budget; (d) (a) with `--dtype q8`; (e) / (f) (a) / (d) on the pruned model;
+ * (a') (a) with a 4096-token budget; (a'') (a) without the refill wait; (d) (a) with `--dtype q8`; (e) / (f) (a) / (d) on the pruned model;
  * (g) (c) with transformers.js `dtype: 'q8'`.
  * Every engine gets the same thread count. Cases: inputs of exactly 16 and 128 tokens ([CLS]/[SEP] included), at
  * 1, 8 and 32 connections, `duration` s each (3x for 128 tokens) (after a 1 s warm-up at one connection per server and length); after

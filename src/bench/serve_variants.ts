@@ -25,7 +25,7 @@ export interface ServeVariant {
   flags: string[];
 }
 
-export const SERVE_VARIANT_IDS = ['batched', 'single', 'peer', 'batched-4096', 'q8', 'sparse', 'sparse-q8', 'peer-q8'] as const;
+export const SERVE_VARIANT_IDS = ['batched', 'single', 'peer', 'batched-4096', 'batched-nowait', 'q8', 'sparse', 'sparse-q8', 'peer-q8'] as const;
 export type ServeVariantId = typeof SERVE_VARIANT_IDS[number];
 
 /** What `bench serve` runs without `--variants`: the three rows the issue asks for. */
@@ -40,6 +40,7 @@ export function serveVariant(id: ServeVariantId, maxBatchTokens: number): ServeV
     case 'single': return ours('(b) mosaicbert serve, one input at a time', 'dense', 'fp32', ['--max-batch-requests', '1']);
     case 'peer': return { id, label: '(c) transformers.js + onnxruntime-node', peer: true, model: 'dense', dtype: 'fp32', flags: [] };
     case 'batched-4096': return ours(`(a') (a) with --max-batch-tokens 4096 (not ${maxBatchTokens})`, 'dense', 'fp32', ['--max-batch-tokens', '4096']);
+    case 'batched-nowait': return ours("(a'') (a) with --max-batch-wait-ms 0 (no refill wait)", 'dense', 'fp32', ['--max-batch-wait-ms', '0']);
     case 'q8': return ours('(d) mosaicbert serve --dtype q8 (INT8)', 'dense', 'q8');
     case 'sparse': return ours('(e) mosaicbert serve, 90% sparse 4-block (GMP), fp32', 'sparse', 'fp32');
     case 'sparse-q8': return ours('(f) mosaicbert serve, 90% sparse 4-block (GMP), --dtype q8', 'sparse', 'q8');

@@ -14,12 +14,14 @@
  * are read only after it ends, and the clients it just answered send their next requests a few ms after their
  * responses are written. Forming the next batch at once would take the requests sent during the compute and only
  * the first of the re-sent ones; at 32 connections of 16 tokens the batches then settle into two alternating halves
- * (13.6 inputs on average where 32 fit). So when a batch's compute ends the loop first gives the event loop one
- * turn (reading what was sent during the compute: `r` inputs queued) and only then answers the batch's k inputs;
- * the next batch waits until r + k inputs are queued (the requests expected back, for closed-loop clients), the token
- * or input budget is full, or `maxBatchWaitMs` have passed since the batch was answered (its responses written), whichever comes first (Triton's
- * `max_queue_delay`, here bounded by what the last batch suggests will come back). One client: it waits for that
- * client only, as before.
+ * (14-16 inputs on average where 32 fit, measured on base). So when a batch's compute ends the loop first gives the
+ * event loop one turn (reading what was sent during the compute: `r` inputs queued) and only then answers the
+ * batch's k inputs; the next batch waits until r + k inputs are queued (the requests expected back, for closed-loop
+ * clients), the token or input budget is full, or `maxBatchWaitMs` have passed since the batch was answered (its
+ * responses written), whichever comes first (Triton's `max_queue_delay`, here bounded by what the last batch
+ * suggests will come back). One client: it waits for that client only, as before. On MosaicBERT-base this brought
+ * the batches to 23-28 inputs with no measurable change in requests/s (bench/RESULTS.md 'serve': base is
+ * compute-bound from a few hundred rows per batch).
  */
 import { ServeError } from './errors.js';
 
@@ -104,7 +106,7 @@ export class Batcher {
   /** Exponential moving average of tokens/s over batches (for Retry-After). */
   private tokensPerSecond = 0;
   private idleWaiters: Array<() => void> = [];
-  /** Inputs expected for the next batch (see the file comment) and when the last batch was answered (performance.now() ms). */
+  /** Inputs expected for the next batch (see the file comment) and when the last batch was answered (ms). */
   private expected = 0;
   private lastEnd = -Infinity;
   /** Wakes the refill wait when inputs arrive. */
