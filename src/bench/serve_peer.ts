@@ -1,16 +1,17 @@
 /**
  * The peer server of `bench serve`: the same fastify harness (the same `/embed` route, body schema, TEI response
  * shape, mean pooling and L2 normalization) on a transformers.js model (`@huggingface/transformers`, a dev
- * dependency, on onnxruntime-node) loaded from the model folder's `onnx/model.onnx` (our exporter's encoder graph)
- * and `tokenizer.json`. Each request is tokenized and run on its own, as a transformers.js server does: there is
- * no cross-request batching; concurrent requests run concurrently in the ONNX Runtime session.
+ * dependency, on onnxruntime-node) loaded from the model folder's `onnx/model.onnx` (our exporter's encoder graph;
+ * `--dtype q8`: `onnx/model_quantized.onnx`, its dynamic INT8 version) and `tokenizer.json`. Each request is
+ * tokenized and run on its own, as a transformers.js server does: there is no cross-request batching; concurrent
+ * requests run concurrently in the ONNX Runtime session.
  *
  * The exported graph takes the ALiBi bias `[1, heads, S, S]` as an input (src/interop/onnx_export.ts), which the
  * transformers.js pipelines do not know about, so the harness calls the model object directly with that extra
  * feed (transformers.js passes every named input its session declares) and pools the `last_hidden_state` itself.
  *
- * Run as a script: `node dist/src/bench/serve_peer.js --model DIR --port N --threads T` (prints one JSON line
- * `{"event":"ready","url":...}` when listening; SIGTERM closes it).
+ * Run as a script: `node dist/src/bench/serve_peer.js --model DIR --port N --threads T [--dtype fp32|q8]` (prints
+ * one JSON line `{"event":"ready","url":...}` when listening; SIGTERM closes it).
  */
 import { basename, dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +26,8 @@ export interface PeerOptions {
   port: number;
   /** ONNX Runtime intra-op threads. */
   threads: number;
+  /** 'fp32' (onnx/model.onnx) or 'q8' (onnx/model_quantized.onnx, transformers.js's file for that dtype). Default fp32. */
+  dtype?: 'fp32' | 'q8';
   /** Longest input in tokens (default 512). */
   maxInputLength?: number;
 }
@@ -39,7 +42,7 @@ export async function startPeerServer(o: PeerOptions): Promise<{ url: string; cl
   const id = basename(o.model);
   const tokenizer = await tjs.AutoTokenizer.from_pretrained(id);
   const model = await tjs.AutoModel.from_pretrained(id, {
-    device: 'cpu', dtype: 'fp32',
+    device: 'cpu', dtype: o.dtype ?? 'fp32',
     session_options: { intraOpNumThreads: o.threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' },
   } as never);
   const cfg = (model as unknown as { config: { num_attention_heads: number; hidden_size: number } }).config;
@@ -99,7 +102,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     if (i < 0 && dflt === undefined) throw new Error(`serve_peer: --${name} is required`);
     return i < 0 ? dflt! : process.argv[i + 1];
   };
-  startPeerServer({ model: arg('model'), port: Number(arg('port', '0')), threads: Number(arg('threads', '2')) })
+  const dtype = arg('dtype', 'fp32');
+  if (dtype !== 'fp32' && dtype !== 'q8') throw new Error(`serve_peer: --dtype must be fp32 or q8, got '${dtype}'`);
+  startPeerServer({ model: arg('model'), port: Number(arg('port', '0')), threads: Number(arg('threads', '2')), dtype })
     .then((s) => {
       process.stdout.write(JSON.stringify({ event: 'ready', url: s.url }) + '\n');
       const stop = () => { void s.close().then(() => process.exit(0)); };

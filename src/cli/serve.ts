@@ -5,10 +5,11 @@
  */
 import type { Command } from 'commander';
 import { startServer } from '../serve/server.js';
+import { intOpt } from './options.js';
 import { intOption } from './pipeline_io.js';
 
 interface ServeFlags {
-  model: string; host: string; port: string; dtype?: string; maxBatchTokens: string; maxBatchRequests?: string;
+  model: string; host: string; port: string; dtype?: string; maxBatchTokens: string; maxBatchRequests?: string; maxBatchWaitMs: string;
   maxConcurrentRequests: string; maxInputLength?: string; maxClientBatchSize: string; requestTimeout: string;
   payloadLimit: string; gracePeriod: string; modelId?: string;
 }
@@ -24,6 +25,8 @@ export function registerServe(program: Command): void {
     .option('--dtype <d>', "fp32 (pre-packed; sparse kernels for pruned weights) or q8 (INT8 projections); default: the folder's own")
     .option('--max-batch-tokens <n>', 'tokens per batch (unpadded; a CPU default: ~3 s of base-model compute on 2 cores)', '2048')
     .option('--max-batch-requests <n>', 'inputs per batch (1: one input at a time, no dynamic batching)')
+    .option('--max-batch-wait-ms <ms>', 'after a batch, how long the next may wait for the inputs its clients re-send ' +
+      '(up to as many as the last batch held; 0: form it at once)', '20')
     .option('--max-concurrent-requests <n>', 'requests admitted at once (queued or running); more get 429', '512')
     .option('--max-input-length <n>', 'longest input in tokens (default: config alibi_starting_size, at most --max-batch-tokens)')
     .option('--max-client-batch-size <n>', 'most inputs in one request', '32')
@@ -41,6 +44,7 @@ export function registerServe(program: Command): void {
         model: o.model, host: o.host, port, dtype: o.dtype,
         maxBatchTokens: int(o.maxBatchTokens, '--max-batch-tokens'),
         maxBatchRequests: int(o.maxBatchRequests, '--max-batch-requests'),
+        maxBatchWaitMs: intOpt(o.maxBatchWaitMs, '--max-batch-wait-ms', 0),
         maxConcurrentRequests: int(o.maxConcurrentRequests, '--max-concurrent-requests'),
         maxInputLength: int(o.maxInputLength, '--max-input-length'),
         maxClientBatchSize: int(o.maxClientBatchSize, '--max-client-batch-size'),

@@ -116,3 +116,64 @@ test('a failing batch rejects its own requests only; the next batch runs', async
   assert.deepEqual((await c).results, ['ok:y']);
   assert.deepEqual(seen, [['bad', 'x'], ['y']]);
 });
+
+/** Submits one single-input request per entry of `delaysMs`, each that many ms after the previous one. */
+async function trickle(b: Batcher, delaysMs: number[], tag: string): Promise<unknown[]> {
+  const ps: Array<Promise<unknown>> = [];
+  for (let i = 0; i < delaysMs.length; i++) {
+    await new Promise((r) => setTimeout(r, delaysMs[i]));
+    ps.push(b.submit('k', items([2, `${tag}${i}`])));
+  }
+  return Promise.all(ps);
+}
+
+test('refill wait: after a batch of 3, the next batch waits for 3 re-sent inputs arriving a few ms apart', async () => {
+  // The wait (2 s) is far above the 3 x 5 ms spread, so the batch composition does not depend on the machine's speed.
+  for (const [waitMs, expected] of [[2000, [['a0', 'a1', 'a2'], ['b0', 'b1', 'b2']]], [0, null]] as const) {
+    const r = recorder();
+    const b = new Batcher({ maxBatchTokens: 100, maxBatchWaitMs: waitMs, maxRequests: 10, timeoutMs: 10_000, run: r.run });
+    await Promise.all([0, 1, 2].map((i) => b.submit('k', items([2, `a${i}`]))));
+    await trickle(b, [1, 5, 5], 'b');
+    const sizes = r.batches.map((x) => x.payloads.length);
+    if (expected) {
+      assert.deepEqual(r.batches.map((x) => x.payloads), expected);
+    } else {
+      // Without the wait the first re-sent input starts a batch of its own (what the wait exists to avoid).
+      assert.equal(sizes[0], 3);
+      assert.equal(sizes[1], 1, `batches without the wait: ${JSON.stringify(sizes)}`);
+    }
+  }
+});
+
+test('refill wait: requests sent during a batch and the re-sent ones of that batch form one batch (no alternating halves)', async () => {
+  for (const waitMs of [2000, 0]) {
+    const r = recorder();
+    const b = new Batcher({ maxBatchTokens: 100, maxBatchWaitMs: waitMs, maxRequests: 10, timeoutMs: 10_000, run: r.run });
+    r.close();
+    const first = [0, 1, 2].map((i) => b.submit('k', items([2, `a${i}`])));
+    while (r.batches.length === 0) await new Promise((res) => setImmediate(res));   // batch [a0 a1 a2] is computing
+    const during = [0, 1].map((i) => b.submit('k', items([2, `b${i}`])));
+    r.open();
+    await Promise.all(first);
+    await Promise.all([...during, trickle(b, [1, 5, 5], 'c')]);
+    const got = r.batches.map((x) => x.payloads);
+    if (waitMs > 0) assert.deepEqual(got, [['a0', 'a1', 'a2'], ['b0', 'b1', 'c0', 'c1', 'c2']]);
+    else assert.deepEqual(got.slice(0, 2), [['a0', 'a1', 'a2'], ['b0', 'b1']], 'without the wait: the halves alternate');
+  }
+});
+
+test('refill wait: bounded by maxBatchWaitMs when fewer inputs come back, and stops once the token budget is full', async () => {
+  const r = recorder();
+  const b = new Batcher({ maxBatchTokens: 4, maxBatchWaitMs: 30, maxRequests: 10, timeoutMs: 10_000, run: r.run });
+  await Promise.all([0, 1].map((i) => b.submit('k', items([2, `a${i}`]))));
+  // Only one of the two comes back: it still runs (after at most 30 ms), alone.
+  assert.deepEqual((await b.submit('k', items([2, 'b0']))).results, ['k:b0']);
+  // A 4-token input fills the budget: it does not wait for a second input that never comes.
+  r.close();
+  const big = b.submit('k', items([4, 'c0']));
+  await new Promise((res) => setTimeout(res, 5));
+  r.open();
+  assert.deepEqual((await big).results, ['k:c0']);
+  assert.deepEqual(r.batches.map((x) => x.payloads), [['a0', 'a1'], ['b0'], ['c0']]);
+  assert.throws(() => new Batcher({ maxBatchTokens: 4, maxBatchWaitMs: -1, maxRequests: 1, timeoutMs: 1, run: r.run }), /maxBatchWaitMs/);
+});
