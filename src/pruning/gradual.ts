@@ -4,7 +4,8 @@
  *
  * - each pruning modifier prunes at epochs start, start + update_frequency, ..., end (schedule.ts), to the cubic (or
  *   linear) interpolation from `init_sparsity` to `final_sparsity`; the epoch e of a pruning step becomes the optimizer
- *   step `round(e * stepsPerEpoch)`, run before that step's batch;
+ *   step `round(e * stepsPerEpoch)`, run before that step's batch (times that land on one step run once, to the later
+ *   target);
  * - `obs`: oBERT (prune_step.ts) with `num_grads` gradients of `grad_sampler_kwargs.batch_size` rows, collected with
  *   the model in evaluation mode, masked; `gmp`: global or per-layer magnitude;
  * - masks only shrink, and stay on the `Linear`s after the last pruning step, so the training step keeps applying them
@@ -100,6 +101,10 @@ export class GradualPruner {
             `${o.totalSteps} steps and will not run; final sparsity ${sparsityAt(sched, epoch).toFixed(3)} is not reached`);
           continue;
         }
+        // Two pruning times of one modifier on the same optimizer step (update_frequency below a step, or end within
+        // rounding of the last regular step): one pruning step, to the later (higher) target.
+        const prev = this.schedule[this.schedule.length - 1];
+        if (prev && prev.modifier === i && prev.step === step) this.schedule.pop();
         this.schedule.push({ step, epoch, modifier: i, sparsity: sparsityAt(sched, epoch) });
       }
     });

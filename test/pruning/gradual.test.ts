@@ -91,6 +91,10 @@ test('GradualPruner: pruning steps at round(epoch * steps per epoch) with the cu
   const short = new GradualPruner(m, { recipe: gmp, stepsPerEpoch: 6, totalSteps: 8 });
   assert.equal(short.schedule.length, 2);
   assert.match(short.warnings[0], /epoch 1.5 \(step 9\) is beyond the run's 8 steps.*final sparsity 0.800 is not reached/);
+  // Pruning times closer than a step (end a hair after start + 2f, as rounded epochs in a YAML give) prune once, to the later target.
+  const close = { ...gmp, pruning: [{ ...gmp.pruning[0], startEpoch: 0.5, updateFrequency: 0.5, endEpoch: 1.5 + 2e-8 }] };
+  assert.deepEqual(new GradualPruner(m, { recipe: close, stepsPerEpoch: 6, totalSteps: 12 }).schedule.map((x) => [x.step, x.sparsity]),
+    [[3, 0.5], [6, cubic(0.5 / (1 + 2e-8))], [9, 0.8]]);
   assert.throws(() => new GradualPruner(m, { recipe: { ...gmp, pruning: [{ ...gmp.pruning[0], params: ['re:nothing.*'] }] },
     stepsPerEpoch: 6, totalSteps: 12 }), /pruning modifier 0: params: 're:nothing\.\*' matches no weight/);
 });
