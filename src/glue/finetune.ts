@@ -524,7 +524,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
         achieved: ev.achieved, seconds: ev.report.seconds };
       pruneEvents.push(rec);
       emit({ type: 'prune', step, epoch: ev.epoch, method: ev.method, target: ev.sparsity, achieved: ev.achieved, seconds: ev.report.seconds });
-      log.write({ type: 'prune', ...rec, gradient_passes: ev.report.gradientPasses, layers: ev.report.layers.length });
+      log.write({ type: 'prune', ...rec, gradient_passes: ev.report.gradientPasses, layers: ev.report.layers.length,
+        fisher_bytes: ev.report.peakFisherBytes, peak_rss_bytes: process.resourceUsage().maxRSS * 1024 });
     }
     const s0 = performance.now();
     const batch = collate(trEnc, idx);

@@ -81,7 +81,9 @@ export type TrainEvent =
   | { type: 'calibrate'; seconds_per_step: number; budget_s: number; total_batches: number }
   | { type: 'diverged'; step: number; loss: number; grad_norm: number; last_checkpoint: string | null }
   | { type: 'prune'; step: number; epoch: number; method: 'obert' | 'gmp'; target: number; achieved: number; seconds: number;
-      gradient_passes: number }
+      gradient_passes: number;
+      /** Bytes of the largest Fisher inverse held at once (null for GMP) and the process's peak resident set so far. */
+      fisher_bytes: number | null; peak_rss_bytes: number }
   | { type: 'prune_progress'; step: number; done: number; total: number }
   | { type: 'end'; step: number; samples: number; tokens: number; elapsed_s: number; eval: EvalResult | null; model_dir: string };
 
@@ -429,7 +431,8 @@ export class Trainer {
       const comm0 = this.coll?.seconds ?? 0;
       for (const ev of pruner?.beforeStep(st.step) ?? []) {
         this.emit({ type: 'prune', step: st.step, epoch: ev.epoch, method: ev.method, target: ev.sparsity, achieved: ev.achieved,
-          seconds: ev.report.seconds, gradient_passes: ev.report.gradientPasses });
+          seconds: ev.report.seconds, gradient_passes: ev.report.gradientPasses, fisher_bytes: ev.report.peakFisherBytes,
+          peak_rss_bytes: process.resourceUsage().maxRSS * 1024 });
       }
       const lr = pruner?.learningRate(st.step) ?? this.lrAt(st);
       const batch = loader.next();
