@@ -13,9 +13,8 @@ import { listCheckpoints, loadCheckpoint } from '../../src/train/checkpoint.js';
 import { DecoupledAdamW } from '../../src/train/decoupled_adamw.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { MosaicBertForMaskedLM } from '../../src/model/mlm.js';
-import { mpirun, mpiSkip } from './mpirun.js';
+import { mpirun, mpiSkip, toyFinetune } from './mpirun.js';
 import { tinyConfig, tinyCorpus } from '../train/helpers.js';
-import { writeFileSync } from 'node:fs';
 import { finetune, type FinetuneOptions } from '../../src/glue/finetune.js';
 
 const skip = mpiSkip;
@@ -65,13 +64,7 @@ test('2 ranks: stop at step 2 + resume == uninterrupted; resuming on 1 process i
 });
 
 test('finetune: 2 ranks == 1 process with gradientShards 2 (step losses and saved weights bit-identical)', { skip }, async () => {
-  const rows = ['sentence\tlabel'];
-  const words = ['good', 'bad', 'fine', 'awful', 'great', 'poor', 'nice', 'dull'];
-  for (let i = 0; i < 48; i++) rows.push(`${words[i % 8]} ${words[(i * 3) % 8]} film ${words[(i * 5) % 8]}\t${(i % 8) % 2}`);
-  writeFileSync(join(corpus.dir, 'ft.tsv'), rows.join('\n') + '\n');
-  const base = (outDir: string): FinetuneOptions => ({ model: 'preset:mosaic-bert-tiny', outDir, seed: 7, maxSteps: 3,
-    custom: { name: 'toy', train: join(corpus.dir, 'ft.tsv'), dev: join(corpus.dir, 'ft.tsv'), textColumn: 'sentence', labelColumn: 'label' },
-    hparams: { batch_size: 8, lr: 1e-3, eval_interval: 3 }, maxSeqLen: 16, saveInterval: 0, warn: () => {} });
+  const base = (outDir: string): FinetuneOptions => toyFinetune(corpus.dir, outDir, {});
   const r = await mpirun(2, { data: '', runDir: '', overrides: [], out: '', finetune: base(join(corpus.dir, 'ft2')) });
   assert.equal(r.code, 0, r.stderr);
   await finetune({ ...base(join(corpus.dir, 'ft1')), gradientShards: 2, log: true });

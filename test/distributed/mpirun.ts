@@ -4,7 +4,8 @@
  * cores) and {@link mpirun}.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import type { FinetuneOptions } from '../../src/glue/finetune.js';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/kernels/native.js';
 
@@ -31,4 +32,18 @@ export function mpirun(np: number, job: object, env: Record<string, string> = {}
     onSpawn?.(p.pid!);
     p.on('close', (code, signal) => res({ code, signal, seconds: (Date.now() - t0) / 1000, stderr }));
   });
+}
+
+/**
+ * A toy sentence-classification task (48 rows, two labels) written to `<dir>/ft.tsv`, and the fine-tuning options of
+ * a 3-step run of the tiny preset on it (train = dev), for the distributed fine-tuning tests.
+ */
+export function toyFinetune(dir: string, outDir: string, extra: Partial<FinetuneOptions> = {}): FinetuneOptions {
+  const rows = ['sentence\tlabel'];
+  const words = ['good', 'bad', 'fine', 'awful', 'great', 'poor', 'nice', 'dull'];
+  for (let i = 0; i < 48; i++) rows.push(`${words[i % 8]} ${words[(i * 3) % 8]} film ${words[(i * 5) % 8]}\t${(i % 8) % 2}`);
+  writeFileSync(join(dir, 'ft.tsv'), rows.join('\n') + '\n');
+  return { model: 'preset:mosaic-bert-tiny', outDir, seed: 7, maxSteps: 3,
+    custom: { name: 'toy', train: join(dir, 'ft.tsv'), dev: join(dir, 'ft.tsv'), textColumn: 'sentence', labelColumn: 'label' },
+    hparams: { batch_size: 8, lr: 1e-3, eval_interval: 3 }, maxSeqLen: 16, saveInterval: 0, warn: () => {}, ...extra };
 }

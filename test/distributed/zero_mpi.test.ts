@@ -6,7 +6,7 @@
  * summing 2 gradient shards (which mpi.test.ts shows equals the unsharded 2-rank run), checkpoints included.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TokenDataset } from '../../src/data/token_dataset.js';
@@ -14,7 +14,7 @@ import { MosaicBertForMaskedLM } from '../../src/model/mlm.js';
 import { finetune, type FinetuneOptions } from '../../src/glue/finetune.js';
 import { momentBytesPerRank } from '../../src/distributed/zero.js';
 import { tinyConfig, tinyCorpus } from '../train/helpers.js';
-import { mpirun, mpiSkip as skip } from './mpirun.js';
+import { mpirun, mpiSkip as skip, toyFinetune } from './mpirun.js';
 
 const STEPS = ['max_duration=4ba', 'eval_interval=2ba', 'save_interval=2ba', 'save_num_checkpoints_to_keep=-1',
   'model.model_config.hidden_dropout_prob=0.1'];
@@ -85,14 +85,7 @@ test('ZeRO-1 on 2 ranks: stop at step 2 + resume == uninterrupted (losses, weigh
 });
 
 test('finetune with ZeRO-1 on 2 ranks == 1 process with gradientShards 2 (step losses, model, checkpoint)', { skip }, async () => {
-  const rows = ['sentence\tlabel'];
-  const words = ['good', 'bad', 'fine', 'awful', 'great', 'poor', 'nice', 'dull'];
-  for (let i = 0; i < 48; i++) rows.push(`${words[i % 8]} ${words[(i * 3) % 8]} film ${words[(i * 5) % 8]}\t${(i % 8) % 2}`);
-  writeFileSync(join(corpus.dir, 'ft.tsv'), rows.join('\n') + '\n');
-  const base = (outDir: string): FinetuneOptions => ({ model: 'preset:mosaic-bert-tiny', outDir, seed: 7, maxSteps: 3,
-    custom: { name: 'toy', train: join(corpus.dir, 'ft.tsv'), dev: join(corpus.dir, 'ft.tsv'), textColumn: 'sentence', labelColumn: 'label' },
-    hparams: { batch_size: 8, lr: 1e-3, eval_interval: 3 }, maxSeqLen: 16, saveInterval: 2, keepCheckpoints: 2,
-    keepCheckpointsAtEnd: true, warn: () => {} });
+  const base = (outDir: string): FinetuneOptions => toyFinetune(corpus.dir, outDir, { saveInterval: 2, keepCheckpoints: 2, keepCheckpointsAtEnd: true });
   const r = await mpirun(2, { data: '', runDir: '', overrides: [], out: '', zeroStage: 1, finetune: base(join(corpus.dir, 'ftz')) });
   assert.equal(r.code, 0, r.stderr);
   await finetune({ ...base(join(corpus.dir, 'ft1')), gradientShards: 2, log: true });
