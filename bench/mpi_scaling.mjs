@@ -7,7 +7,7 @@
 // With `--zero 1` a fourth kind, 2x1z: `mpirun -np 2 ... --zero 1` (ZeRO-1: sharded AdamW moments, plus an
 // all-gather of the weights per step), reported against 2x1.
 //
-//   node bench/mpi_scaling.mjs --presets mini --rounds 2 --out bench/mpi_scaling.json [--zero 1]
+//   node bench/mpi_scaling.mjs --presets mini --rounds 2 --out bench/mpi_scaling.json [--zero 1] [--batch 32 --micro 4]
 //
 // Needs a build with the MPI addon (Open MPI installed before `npm ci` / `npm run build:native`). Runs as root
 // need Open MPI's consent variables; this script sets them for its own children only.
@@ -23,7 +23,9 @@ const cases = [
   { preset: 'mosaic-bert-mini', batch: 32, micro: 16, steps: 8 },
   { preset: 'mosaic-bert-small', batch: 16, micro: 8, steps: 6 },
   { preset: 'mosaic-bert-base', batch: 8, micro: 4, steps: 4 },
-].filter((c) => (args.presets ?? 'mini').split(',').includes(c.preset.replace('mosaic-bert-', '')));
+].filter((c) => (args.presets ?? 'mini').split(',').includes(c.preset.replace('mosaic-bert-', '')))
+  // --batch / --micro override the global batch and microbatch of every preset run (e.g. a larger batch for base).
+  .map((c) => ({ ...c, batch: Number(args.batch ?? c.batch), micro: Number(args.micro ?? c.micro) }));
 const work = resolve(args.work ?? '/tmp/mosaicbert-mpi-bench');
 mkdirSync(work, { recursive: true });
 const kinds = ['1x2', '2x1', '1x1', ...(args.zero === '1' ? ['2x1z'] : [])];
