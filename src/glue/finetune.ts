@@ -358,7 +358,6 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const seed = o.seed ?? hp.seeds[0];
   const recipe = typeof o.recipe === 'string' ? loadRecipe(o.recipe) : o.recipe ?? null;
   for (const w of recipe?.warnings ?? []) warn(w);
-  if (recipe?.epochRange) hp.epochs = recipe.epochRange.endEpoch;
 
   // Starting point. Round-2 tasks start from an MNLI run of the same kind (random-init runs from a random-init MNLI).
   const randomLike = !!o.randomInit || o.model.startsWith('preset:');
@@ -399,6 +398,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   // Schedule.
   const N = trEnc.length, BS = hp.batch_size;
   const stepsPerEpoch = Math.ceil(N / BS);
+  // The recipe's EpochRangeModifier sets the length (its end in epochs, or in steps for a recipe in 'ba').
+  if (recipe?.epochRange) hp.epochs = recipe.epochRange.endEpoch / (recipe.timeUnit === 'ba' ? stepsPerEpoch : 1);
   let total = Math.max(1, Math.round(stepsPerEpoch * hp.epochs));
   if (o.maxSteps !== undefined) total = Math.min(total, o.maxSteps);
   const warmup = Math.floor(0.06 * total);

@@ -27,7 +27,7 @@ import { pruningSteps, sparsityAt } from './schedule.js';
 import { selectTargets } from './targets.js';
 
 /** The part of a recipe gradual pruning reads. */
-export type PruningRecipe = Pick<Recipe, 'pruning' | 'constantPruning' | 'learningRates'>;
+export type PruningRecipe = Pick<Recipe, 'pruning' | 'constantPruning' | 'learningRates'> & Partial<Pick<Recipe, 'timeUnit'>>;
 
 /** One scheduled pruning step. */
 export interface ScheduledPruning {
@@ -76,11 +76,15 @@ export class GradualPruner {
   private readonly targets: Linear[][];
   private readonly constant: Array<{ step: number; targets: Linear[] }>;
   private readonly lrFns: readonly LearningRateFunction[];
+  /** Optimizer steps per recipe time unit (steps per epoch, or 1 for a recipe in 'ba'). */
+  private readonly unitSteps: number;
   /** sparsity() until the next pruning step (masks change only there, or by a restore before the first call). */
   private cachedSparsity: number | null = null;
 
   constructor(private readonly model: Model, private readonly o: GradualPrunerOptions) {
     if (!(o.stepsPerEpoch > 0)) throw new Error(`gradual pruning: stepsPerEpoch must be > 0, got ${o.stepsPerEpoch}`);
+    // A recipe in 'ba' counts optimizer steps directly.
+    this.unitSteps = o.recipe.timeUnit === 'ba' ? 1 : o.stepsPerEpoch;
     const linears = model.linears();
     const select = (params: readonly string[], what: string) => {
       try {
@@ -89,7 +93,7 @@ export class GradualPruner {
         return s.linears;
       } catch (e) { throw new Error(`${what}: ${(e as Error).message}`); }
     };
-    const toStep = (e: number) => Math.round(e * o.stepsPerEpoch);
+    const toStep = (e: number) => Math.round(e * this.unitSteps);
     this.targets = o.recipe.pruning.map((m, i) => select(m.params, `pruning modifier ${i}`));
     this.schedule = [];
     o.recipe.pruning.forEach((m, i) => {
@@ -97,7 +101,8 @@ export class GradualPruner {
       for (const epoch of pruningSteps(sched)) {
         const step = toStep(epoch);
         if (step >= o.totalSteps) {
-          this.warnings.push(`pruning modifier ${i}: the step at epoch ${epoch} (step ${step}) is beyond the run's ` +
+          const at = o.recipe.timeUnit === 'ba' ? `step ${step}` : `epoch ${epoch} (step ${step})`;
+          this.warnings.push(`pruning modifier ${i}: the step at ${at} is beyond the run's ` +
             `${o.totalSteps} steps and will not run; final sparsity ${sparsityAt(sched, epoch).toFixed(3)} is not reached`);
           continue;
         }
@@ -115,7 +120,7 @@ export class GradualPruner {
 
   /** The recipe's learning rate before step `step + 1` (steps done: `step`), or null where no LR modifier applies. */
   learningRate(step: number): number | null {
-    return recipeLearningRate(this.lrFns, step / this.o.stepsPerEpoch);
+    return recipeLearningRate(this.lrFns, step / this.unitSteps);
   }
 
   /**

@@ -52,6 +52,11 @@ export interface LearningRateFunction {
 
 export interface Recipe {
   file: string;
+  /**
+   * The unit of every time in the recipe: 'ep' (epochs of the run's training set: numbers, or `'<n>ep'`) or 'ba'
+   * (optimizer steps: `'<n>ba'`). Start/end/update_frequency/cycle_epochs fields hold numbers in this unit.
+   */
+  timeUnit: 'ep' | 'ba';
   epochRange: { startEpoch: number; endEpoch: number } | null;
   learningRates: LearningRateFunction[];
   pruning: PruningModifier[];
@@ -61,7 +66,15 @@ export interface Recipe {
   warnings: string[];
 }
 
-const epoch = z.number().min(0);
+/**
+ * A recipe time: a number of epochs (SparseML's form), or a string `'<n>ep'` (epochs) or `'<n>ba'` (optimizer steps,
+ * this package's batch unit). One recipe uses one unit throughout ({@link Recipe.timeUnit}).
+ */
+const TIME_RE = /^(\d+(?:\.\d+)?)(ep|ba)$/;
+const timeStr = z.string().regex(TIME_RE, "expected a number of epochs or a string like '1.5ep' or '250ba'");
+const epoch = z.union([z.number().min(0), timeStr]);
+const period = z.union([z.number().positive(), timeStr.refine((t) => Number(TIME_RE.exec(t)![1]) > 0, 'must be > 0')]);
+const TIME_KEYS = ['start_epoch', 'end_epoch', 'update_frequency', 'cycle_epochs'] as const;
 const frac = z.number().min(0).max(1);
 const params = z.array(z.string().min(1)).min(1);
 
@@ -79,11 +92,11 @@ const SCHEMAS = {
   EpochRangeModifier: z.object({ start_epoch: epoch, end_epoch: epoch }).strict(),
   LearningRateFunctionModifier: z.object({
     start_epoch: epoch, end_epoch: epoch, lr_func: z.enum(['linear', 'cyclic_linear', 'cosine', 'exponential']),
-    init_lr: z.number().positive(), final_lr: z.number().nonnegative(), cycle_epochs: z.number().positive().optional(),
+    init_lr: z.number().positive(), final_lr: z.number().nonnegative(), cycle_epochs: period.optional(),
   }).strict(),
   OBSPruningModifier: z.object({
     params, init_sparsity: frac, final_sparsity: frac, start_epoch: epoch, end_epoch: epoch,
-    update_frequency: z.number().positive(), inter_func: z.enum(['cubic', 'linear']).default('cubic'),
+    update_frequency: period, inter_func: z.enum(['cubic', 'linear']).default('cubic'),
     global_sparsity: z.boolean().default(true), mask_type: z.enum(['unstructured', 'block4']).default('unstructured'),
     num_grads: z.number().int().positive().default(1024), damp: z.number().positive().default(1e-7),
     fisher_block_size: z.number().int().positive().default(1),
@@ -92,7 +105,7 @@ const SCHEMAS = {
   }).strict(),
   GMPruningModifier: z.object({
     params, init_sparsity: frac, final_sparsity: frac, start_epoch: epoch, end_epoch: epoch,
-    update_frequency: z.number().positive(), inter_func: z.enum(['cubic', 'linear']).default('cubic'),
+    update_frequency: period, inter_func: z.enum(['cubic', 'linear']).default('cubic'),
     global_sparsity: z.boolean().default(false), mask_type: z.enum(['unstructured', 'block4']).default('unstructured'),
   }).strict(),
   ConstantPruningModifier: z.object({ params, start_epoch: epoch, end_epoch: epoch }).strict(),
@@ -101,6 +114,9 @@ const SCHEMAS = {
     start_epoch: epoch.optional(), end_epoch: z.number().optional(),
   }).strict(),
 } satisfies Record<ModifierTag, z.ZodType>;
+
+/** The first time unit a recipe used, and where (to name both sides of a mix). */
+const UNIT_SEEN = new WeakMap<Recipe, { unit: 'ep' | 'ba'; at: string }>();
 
 /** A tagged modifier as the YAML layer resolves it (before validation). */
 class RawModifier {
@@ -140,7 +156,7 @@ export function parseRecipe(text: string, file = '<recipe>'): Recipe {
   const unresolved = doc.warnings.some((w) => w.code === 'TAG_RESOLVE_FAILED');
   const root = doc.toJS() as unknown;
   if (typeof root !== 'object' || root === null || Array.isArray(root)) throw new RecipeError(`${file}: a recipe is a YAML mapping of modifier lists`);
-  const recipe: Recipe = { file, epochRange: null, learningRates: [], pruning: [], constantPruning: [], distillation: null, warnings };
+  const recipe: Recipe = { file, timeUnit: 'ep', epochRange: null, learningRates: [], pruning: [], constantPruning: [], distillation: null, warnings };
   for (const [section, list] of Object.entries(root as Record<string, unknown>)) {
     if (!section.endsWith('modifiers')) { warnings.push(`${file}: top-level key '${section}' is not a modifier list; ignored`); continue; }
     if (!Array.isArray(list)) throw new RecipeError(`${file}: '${section}' must be a list of modifiers`);
@@ -170,6 +186,21 @@ function addModifier(recipe: Recipe, item: RawModifier, where: (key?: string) =>
     throw new RecipeError(`${where(key.split(', ')[0].split('.')[0])}: ${key || '(fields)'}: ${msg}`);
   }
   const v = r.data as Record<string, any>;  // eslint-disable-line @typescript-eslint/no-explicit-any
+  // Times: strings '<n>ep' / '<n>ba' become numbers in the recipe's one unit.
+  for (const k of TIME_KEYS) {
+    const t = v[k];
+    if (t === undefined) continue;
+    const m = typeof t === 'string' ? TIME_RE.exec(t)! : null;
+    const unit = m ? m[2] as 'ep' | 'ba' : 'ep';
+    const seen = UNIT_SEEN.get(recipe);
+    if (seen && seen.unit !== unit) {
+      throw new RecipeError(`${where(k)}: ${k}: '${t}' is in ${unit === 'ba' ? 'batches' : 'epochs'}, but ${seen.at} is in ` +
+        `${seen.unit === 'ba' ? 'batches' : 'epochs'} (one unit per recipe)`);
+    }
+    if (!seen) UNIT_SEEN.set(recipe, { unit, at: `${where(k)}: ${k}` });
+    recipe.timeUnit = unit;
+    v[k] = m ? Number(m[1]) : t;
+  }
   const order = (a: number, b: number, ka: string, kb: string) => {
     if (b < a) throw new RecipeError(`${where(kb)}: ${kb}: ${b} is before ${ka} (${a})`);
   };

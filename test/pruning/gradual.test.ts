@@ -72,6 +72,22 @@ test('recipe learning rates: linear warm phase, then cyclic_linear restarting at
   assert.equal(recipeLearningRate([], 1), null);
 });
 
+test("recipe times in batches ('250ba'): steps counted directly; a recipe mixing epochs and batches is refused naming both", () => {
+  const m = new MosaicBertForSequenceClassification(cfg, { initSeed: 1 });
+  const ba = parseRecipe(RECIPE.replace('start_epoch: 0.5\n    end_epoch: 1.5\n    update_frequency: 0.5', "start_epoch: '3ba'\n    end_epoch: '9ba'\n    update_frequency: '3ba'")
+    .replace(/start_epoch: (0\.0|0\.5|0)\n/g, "start_epoch: '0ba'\n").replace("end_epoch: 0.5\n", "end_epoch: '3ba'\n")
+    .replace(/end_epoch: 2(\.0)?\n/g, "end_epoch: '12ba'\n").replace('cycle_epochs: 0.5', "cycle_epochs: '3ba'"), 'ba.yaml');
+  assert.equal(ba.timeUnit, 'ba');
+  assert.deepEqual(ba.epochRange, { startEpoch: 0, endEpoch: 12 });
+  const p = new GradualPruner(m, { recipe: { ...ba, pruning: ba.pruning.map((x) => ({ ...x, kind: 'gmp' as const })) }, stepsPerEpoch: 6, totalSteps: 12 });
+  assert.deepEqual(p.schedule.map((s) => s.step), [3, 6, 9]);
+  assert.equal(p.learningRate(0), 1e-3);
+  assert.ok(Math.abs(p.learningRate(3)! - 1e-3) < 1e-15 && Math.abs(p.learningRate(6)! - 1e-3) < 1e-15, 'cyclic restarts every 3 steps');
+  assert.throws(() => parseRecipe(RECIPE.replace("end_epoch: 1.5", "end_epoch: '9ba'"), 'mix.yaml'),
+    /mix\.yaml:\d+: training_modifiers\[2\] !OBSPruningModifier: end_epoch: '9ba' is in batches, but .*start_epoch is in epochs/);
+  assert.throws(() => parseRecipe(RECIPE.replace("update_frequency: 0.5", "update_frequency: '0ba'"), 'zero.yaml'), /update_frequency: must be > 0/);
+});
+
 test('GradualPruner: pruning steps at round(epoch * steps per epoch) with the cubic sparsities; steps past the run warned', () => {
   const m = new MosaicBertForSequenceClassification(cfg, { initSeed: 1 });
   const r = parseRecipe(RECIPE);
