@@ -76,7 +76,9 @@ export async function runKernelBench(opts: { quick?: boolean; threads?: number; 
     const body = `## Kernels (${new Date().toISOString().slice(0, 10)})\n\nCommand: \`${cmd}\` (after \`npm ci\`).\n\n` +
       `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${threads} threads, kernel path \`${getKernelPath()}\`; ` +
       `measured fp32 FMA peak ${peak.toFixed(1)} GFLOP/s (the % peak column).\n\n${benchTable(rows)}\n`;
-    writeSection(opts.out, 'kernels', body);
+    // A subset (--only) gets its own section, so it never replaces the full run's table.
+    const families = [...only].filter((f) => f !== 'linear');
+    writeSection(opts.out, opts.only ? `kernels-${families.join('-')}` : 'kernels', body);
   }
   if (only.has('linear')) {
     const lin = benchLinear({ quick: opts.quick, peak, log: (s) => console.log(s) });
