@@ -3,6 +3,13 @@
 // per-operator profile of the exported graph (same weights, same threads), so the two breakdowns sit side by side.
 //
 //   npm run build && flock /tmp/cpu-bench.lock node bench/profile_inference.mjs [--reps 20] [--threads 2]
+//     [--prune block4:0.9 | unstructured:0.9] [--dtype fp32 | q8] [--no-ort]
+//
+// --prune: first prunes the projections as `bench inference` does (`oneShotPrune`, method gmp, per layer, that
+// mask type and sparsity), so every Linear picks its own backend (dense / CSR / BSR4, or INT8 with --dtype q8);
+// the "projections" line then counts the dense FLOPs (what the pruned layers would cost dense) and, beside it, the
+// FLOPs the stored entries actually do (for BSR4: 8 per block and token). ORT always runs the dense graph;
+// --no-ort skips it.
 //
 // Ours: a Proxy around the native kernels times each call (attention, LayerNorm, GeGLU, embeddings, ...); each
 // encoder Linear's prepared backend is wrapped to time its forward, grouped by projection (Wqkv, attention output,
@@ -17,9 +24,22 @@ import { nativeKernels, setNumThreads } from '../dist/src/kernels/native.js';
 import { exportEncoderOnnx } from '../dist/src/interop/onnx_export.js';
 import { cpuSessionOptions, loadOnnxRuntime, onnxFeeds } from '../dist/src/interop/onnx/runtime.js';
 import { benchBatch } from '../dist/src/bench/onnx.js';
+import { oneShotPrune } from '../dist/src/pruning/one_shot.js';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, x, i, a) => (x.startsWith('--') ? [...acc, [x.slice(2), a[i + 1]]] : acc), []));
-const reps = Number(args.reps ?? 20), maxThreads = Number(args.threads ?? 2);
+const argv = process.argv.slice(2);
+const noOrt = argv.includes('--no-ort');
+const args = Object.fromEntries(argv.filter((x) => x !== '--no-ort').reduce((acc, x, i, a) => (x.startsWith('--') ? [...acc, [x.slice(2), a[i + 1]]] : acc), []));
+const reps = Number(args.reps ?? 20), maxThreads = Number(args.threads ?? 2), minThreads = Number(args['min-threads'] ?? 1);
+const dtype = args.dtype ?? 'fp32';
+if (dtype !== 'fp32' && dtype !== 'q8') throw new Error(`--dtype ${dtype}: must be fp32 or q8`);
+let prune = null;
+if (args.prune) {
+  const [maskType, s] = args.prune.split(':');
+  if (!['block4', 'unstructured'].includes(maskType) || !(Number(s) > 0 && Number(s) < 1)) {
+    throw new Error(`--prune ${args.prune}: expected block4:<s> or unstructured:<s> with s in (0, 1)`);
+  }
+  prune = { maskType, s: Number(s) };
+}
 
 const acc = new Map();
 const add = (k, ms) => acc.set(k, (acc.get(k) ?? 0) + ms);
@@ -33,13 +53,28 @@ const timed = new Proxy(base, {
 });
 const cfg = { ...MOSAIC_BERT_BASE };
 const model = new MosaicBertForMaskedLM(cfg, { initSeed: 1234, kernels: timed });
-model.prepareInference('fp32');
+if (prune) oneShotPrune(model, { method: 'gmp', sparsity: prune.s, maskType: prune.maskType, globalSparsity: false });
+const kinds = model.prepareInference(dtype);
+console.log(`weights: ${prune ? `${prune.maskType} ${prune.s}` : 'dense'}, ${dtype}; backends: ` +
+  [...new Set(Object.values(kinds))].map((k) => `${k} x ${Object.values(kinds).filter((x) => x === k).length}`).join(', '));
+// FLOPs the stored entries do per token: 2 per non-zero (CSR), 8 per 1x4 block (BSR4), 2 in out (dense).
+let storedFlopPerToken = 0;
+for (const l of model.encoder.linears()) {
+  const be = l.backend;
+  storedFlopPerToken += be.stored !== undefined ? (be.kind === 'bsr4' ? 8 : 2) * be.stored : 2 * be.outFeatures * be.inFeatures;
+}
 const group = (name) => (/Wqkv/.test(name) ? 'linear Wqkv [2304 x 768]' : /attention\.output/.test(name) ? 'linear attn out [768 x 768]'
   : /gated_layers/.test(name) ? 'linear gated_layers [6144 x 768]' : 'linear wo [768 x 3072]');
+// --versions 2,3: the fp32 sparse layers run each numbered kernel version in turn (forwardVersion), one forward
+// each, round by round, so the versions are compared in one process under the same load (0 = the winner).
+const versions = (args.versions ?? '0').split(',').map(Number);
+let version = versions[0];
 for (const l of model.encoder.linears()) {
   const inner = l.backend, g = group(l.name);
+  const fwd = inner.forwardVersion && (inner.kind === 'bsr4' || inner.kind === 'csr')
+    ? (X, rows, Y) => inner.forwardVersion(version, X, rows, Y) : (X, rows, Y) => inner.forward(X, rows, Y);
   l.backend = { kind: inner.kind, outFeatures: inner.outFeatures, inFeatures: inner.inFeatures,
-    forward(X, rows, Y) { const t0 = performance.now(); inner.forward(X, rows, Y); add(g, performance.now() - t0); } };
+    forward(X, rows, Y) { const t0 = performance.now(); fwd(X, rows, Y); add(g, performance.now() - t0); } };
 }
 const b = benchBatch([128], 128, 1);
 // 2 T (H 3H + H H + H 2I + I H) per layer, T = 128 tokens.
@@ -47,25 +82,39 @@ const PROJ_GFLOP = 2 * 128 * cfg.hidden_size * (3 * cfg.hidden_size + cfg.hidden
 const u = unpadBatch(b);
 
 const lines = [];
-for (let threads = 1; threads <= maxThreads; threads++) {
+const STORED_GFLOP = storedFlopPerToken * 128 / 1e9;
+for (let threads = minThreads; threads <= maxThreads; threads++) {
   setNumThreads(threads);
-  model.encode(u); // warm-up
-  acc.clear();
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) model.encode(u);
-  const total = (performance.now() - t0) / reps;
+  const accs = versions.map(() => new Map()), times = versions.map(() => []);
+  for (const v of versions) { version = v; model.encode(u); } // warm-up
+  for (let i = 0; i < reps; i++) {
+    versions.forEach((v, j) => {
+      version = v;
+      acc.clear();
+      const t0 = performance.now();
+      model.encode(u);
+      times[j].push(performance.now() - t0);
+      for (const [k, x] of acc) accs[j].set(k, (accs[j].get(k) ?? 0) + x);
+    });
+  }
+  for (const [j, v] of versions.entries()) {
+  const total = times[j].reduce((a, x) => a + x, 0) / reps;
+  const sorted = [...times[j]].sort((a, b) => a - b);
   let known = 0;
-  const parts = [...acc].map(([k, v]) => [k, v / reps]).sort((x, y) => y[1] - x[1]);
-  for (const [, v] of parts) known += v;
-  lines.push(`\nours, ${threads} thread(s): ${total.toFixed(1)} ms per forward (mean of ${reps})`);
+  const parts = [...accs[j]].map(([k, x]) => [k, x / reps]).sort((x, y) => y[1] - x[1]);
+  for (const [, x] of parts) known += x;
+  lines.push(`\nours, ${threads} thread(s)${versions.length > 1 || v ? `, sparse kernel v${v}` : ''}: ${total.toFixed(1)} ms per forward ` +
+    `(mean of ${reps}; median ${sorted[reps >> 1].toFixed(1)}, fastest ${sorted[0].toFixed(1)})`);
   const proj = parts.filter(([k]) => k.startsWith('linear')).reduce((a, [, v]) => a + v, 0);
-  lines.push(`  projections: ${PROJ_GFLOP.toFixed(2)} GFLOP in ${proj.toFixed(1)} ms = ${(PROJ_GFLOP / proj * 1000).toFixed(0)} GFLOP/s`);
+  lines.push(`  projections: ${PROJ_GFLOP.toFixed(2)} GFLOP in ${proj.toFixed(1)} ms = ${(PROJ_GFLOP / proj * 1000).toFixed(0)} GFLOP/s` +
+    (prune ? ` dense-equivalent; stored entries ${STORED_GFLOP.toFixed(2)} GFLOP = ${(STORED_GFLOP / proj * 1000).toFixed(0)} GFLOP/s` : ''));
   for (const [k, v] of parts) if (v >= 0.05) lines.push(`  ${k.padEnd(36)} ${v.toFixed(2).padStart(8)} ms  ${(100 * v / total).toFixed(1).padStart(5)}%`);
   lines.push(`  ${'unaccounted (JS, buffers)'.padEnd(36)} ${(total - known).toFixed(2).padStart(8)} ms  ${(100 * (total - known) / total).toFixed(1).padStart(5)}%`);
+  }
 }
 console.log(lines.splice(0).join('\n'));
 
-const ort = await loadOnnxRuntime();
+const ort = noOrt ? null : await loadOnnxRuntime();
 if (ort) {
   const prefix = `/tmp/mb-ort-profile-${process.pid}`;
   const s = await ort.InferenceSession.create(exportEncoderOnnx(cfg, model.params),

@@ -31,6 +31,19 @@ int default_threads() {
 
 thread_local bool t_in_task = false;
 
+// Waits until done() holds: a short PAUSE spin (the usual case: the other threads finish within microseconds),
+// then a spin that yields the core after each check. The yield matters on a machine shared with other processes:
+// when the thread we wait for was preempted, the waiting thread would otherwise keep its core busy for a whole
+// time slice (milliseconds) before the scheduler let the preempted thread run there.
+template <class Done>
+void spin_wait(Done done) {
+  for (int i = 0; i < 4000; ++i) {
+    if (done()) return;
+    MB_PAUSE();
+  }
+  while (!done()) std::this_thread::yield();
+}
+
 // Sets t_in_task for a scope and restores it however the scope is left (a throwing task must not leave the calling
 // thread marked as "inside a task", which would make every later kernel on it run serially).
 class InTask {
@@ -97,9 +110,9 @@ class Pool {
       InTask in_task;
       work(0);  // never throws: a failure is recorded in error_
     }
-    while (remaining_.load() != 0) MB_PAUSE();
+    spin_wait([&] { return remaining_.load() == 0; });
     open_.store(false);
-    while (active_.load() != 0) MB_PAUSE();
+    spin_wait([&] { return active_.load() == 0; });
     fn_ = nullptr;
     if (failed_.load()) {
       std::unique_lock<std::mutex> g(error_mu_);

@@ -44,9 +44,10 @@ function checkCall(be: LinearForwardBackend, X: Float32Array, rows: number, Y: F
 }
 
 /** The native sparse/int8 entry point of a numbered version (0: the winner). */
-function sparseEntry(version: 0 | 1 | 2) {
+function sparseEntry(version: 0 | 1 | 2 | 3) {
   const a = native();
-  return version === 1 ? a.sparseLinearForwardV1 : version === 2 ? a.sparseLinearForwardV2 : a.sparseLinearForward;
+  return version === 1 ? a.sparseLinearForwardV1 : version === 2 ? a.sparseLinearForwardV2
+    : version === 3 ? a.sparseLinearForwardV3 : a.sparseLinearForward;
 }
 
 /** A Float32Array of n floats starting on a 64-byte boundary (a view into a slightly larger buffer). */
@@ -99,8 +100,8 @@ export class SparseLinear implements LinearForwardBackend {
   /** Stored entries: non-zeros (csr) or 1x4 blocks (bsr4). */
   get stored(): number { return this.rowPtr[this.outFeatures]; }
   forward(X: Float32Array, rows: number, Y: Float32Array): void { this.forwardVersion(0, X, rows, Y); }
-  /** forward with a numbered AVX2 kernel version (1, 2; 0 = the winner), for benchmarks and tests. */
-  forwardVersion(version: 0 | 1 | 2, X: Float32Array, rows: number, Y: Float32Array): void {
+  /** forward with a numbered AVX2 kernel version (1, 2, 3; 0 = the winner), for benchmarks and tests. */
+  forwardVersion(version: 0 | 1 | 2 | 3, X: Float32Array, rows: number, Y: Float32Array): void {
     checkCall(this, X, rows, Y);
     sparseEntry(version)(this.kind, this.outFeatures, this.inFeatures, this.rowPtr, this.idx, this.vals, null, this.bias,
       X, rows, Y);

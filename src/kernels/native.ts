@@ -66,6 +66,7 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
    * trick, v2 AVX-512 VNNI when the CPU has it); the portable path has one version. */
   sparseLinearForwardV1: NativeAddon['sparseLinearForward'];
   sparseLinearForwardV2: NativeAddon['sparseLinearForward'];
+  sparseLinearForwardV3: NativeAddon['sparseLinearForward'];
   /**
    * Pruning (native/kernels/pruning/, contract and shapes in src/pruning/kernels.ts `PruningKernels`): rank-1
    * Woodbury updates of a block Fisher inverse `finv [ceil(d/B), B, B]` with `nGrads` gradients `grads [nGrads, d]`.

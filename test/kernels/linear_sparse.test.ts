@@ -27,7 +27,7 @@ const U = 2 ** -24;
 
 interface Shape { rows: number; out: number; inF: number; blockS: number; elemS: number; emptyRows?: boolean; skew?: boolean; }
 
-/** One token, K = 1, 3, 5, 67 (not multiples of 4 or 8), empty rows, skewed rows, several tiles. */
+/** One token, K = 1, 3, 5, 67, 1030 (not multiples of 4 or 8), empty rows, skewed rows, several tiles, K-blocking. */
 const SHAPES: Shape[] = [
   { rows: 1, out: 3, inF: 5, blockS: 0.3, elemS: 0.3 },
   { rows: 1, out: 40, inF: 1, blockS: 0.5, elemS: 0.5 },
@@ -37,6 +37,11 @@ const SHAPES: Shape[] = [
   { rows: 33, out: 45, inF: 96, blockS: 0, elemS: 0 },
   { rows: 100, out: 90, inF: 72, blockS: 0.5, elemS: 0.5, skew: true },
   { rows: 3, out: 8, inF: 16, blockS: 1, elemS: 1 },
+  // K-blocked on AVX2 (v2, v3: more block columns / columns than one K-chunk: 258 > 32, 1030 > 128), several
+  // K-chunks per row, rows starting a chunk on an odd entry; 300 x 1030 at 50% holds ~780 KB of BSR4 weights, so v3
+  // cuts it into >= 4 chunks of rows even on 1 thread.
+  { rows: 40, out: 300, inF: 1030, blockS: 0.5, elemS: 0.5 },
+  { rows: 33, out: 70, inF: 770, blockS: 0.85, elemS: 0.9, emptyRows: true },
 ];
 
 /** Random W with the given block (aligned 1x4) and element sparsity; optionally every 3rd row empty, or all
@@ -142,7 +147,7 @@ test('sparse fp32 equals the dense-with-zeros result within fp32 tolerance (BSR4
   }
 });
 
-test('numbered versions: V1 and V2 bit-identical to the winner for every kind (same arithmetic: fp32 K-blocking keeps each row\'s order; int8 sums are exact), both paths', () => {
+test('numbered versions: V1, V2 and V3 bit-identical to the winner for every kind (same arithmetic: fp32 K-blocking keeps each row\'s order; int8 sums are exact), both paths', () => {
   const r = rng(24);
   const a = native();
   for (const s of SHAPES) {
@@ -162,11 +167,14 @@ test('numbered versions: V1 and V2 bit-identical to the winner for every kind (s
     forEachPath((path) => {
       for (const [kind, call] of calls) {
         const Y = new Float32Array(rows * out), Y1 = new Float32Array(rows * out), Y2 = new Float32Array(rows * out);
+        const Y3 = new Float32Array(rows * out);
         call(a.sparseLinearForward, Y);
         call(a.sparseLinearForwardV1, Y1);
         call(a.sparseLinearForwardV2, Y2);
+        call(a.sparseLinearForwardV3, Y3);
         assertBitEqual(Y1, Y, `${kind} ${path} rows=${rows} out=${out} in=${inF}: V1 vs winner`);
         assertBitEqual(Y2, Y, `${kind} ${path} rows=${rows} out=${out} in=${inF}: V2 vs winner`);
+        assertBitEqual(Y3, Y, `${kind} ${path} rows=${rows} out=${out} in=${inF}: V3 vs winner`);
       }
     });
   }

@@ -157,13 +157,15 @@ Napi::Value Forward(const Napi::CallbackInfo& info, const char* name, int versio
   return info.Env().Undefined();
 }
 
-Napi::Value Fwd(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForward", 2); }
+Napi::Value Fwd(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForward", 3); }
 Napi::Value FwdV1(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForwardV1", 1); }
 Napi::Value FwdV2(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForwardV2", 2); }
+Napi::Value FwdV3(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForwardV3", 3); }
 
 MB_EXPORT("sparseLinearForward", Fwd);
 MB_EXPORT("sparseLinearForwardV1", FwdV1);
 MB_EXPORT("sparseLinearForwardV2", FwdV2);
+MB_EXPORT("sparseLinearForwardV3", FwdV3);
 
 }  // namespace
 }  // namespace mb

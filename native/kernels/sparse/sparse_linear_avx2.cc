@@ -94,6 +94,9 @@ struct Avx2F32 {
   static constexpr int64_t TT = mb::TT;
   static constexpr int64_t kScratchPerRow = kVersion >= 2 ? 3 * TT + 2 : TT;
   static int64_t tile_bytes(const SparseLinear& L) { return L.in_pad * TT * 4; }
+  // v3: a task is a chunk of rows over all tiles of the group, chunks of at most kChunkWeightBytes (tiled_driver.h).
+  static constexpr bool kChunkTasks = kVersion >= 3;
+  static int64_t weight_bytes(const SparseLinear& L) { return static_cast<int64_t>(L.rowptr[L.out]) * (kBsr ? 20 : 8); }
   static void prep(const SparseLinear& L, const float* X, int64_t t0, int64_t nt, uint8_t* tile, float*) {
     prep_transpose_avx2(L, X, t0, nt, reinterpret_cast<float*>(tile));
   }
@@ -129,6 +132,18 @@ struct Avx2F32 {
     else
       compute_rows(L, o0, o1, tile, yt);
   }
+  // v3: the first K-chunk pass also brings the whole weight row kWeightAhead rows ahead (values and indices) into
+  // L2. The later passes read each row's next entries, a short piece per row at a stride the hardware prefetcher
+  // does not follow; with the weights not in cache (a model's weights are read once per forward) every such
+  // piece would wait for memory. Into L2, not L1: a task's rows hold more weights than L1, and they would evict Xt.
+  static constexpr int64_t kWeightAhead = 4;
+  static inline void prefetch_row_weights(const SparseLinear& L, int64_t o) {
+    const int64_t per = kBsr ? 16 : 4;  // bytes of values per entry
+    const char* v = static_cast<const char*>(L.vals);
+    for (int64_t a = L.rowptr[o] * per, b = L.rowptr[o + 1] * per; a < b; a += 64) _mm_prefetch(v + a, _MM_HINT_T1);
+    const char* ix = reinterpret_cast<const char*>(L.idx);
+    for (int64_t a = L.rowptr[o] * 4, b = L.rowptr[o + 1] * 4; a < b; a += 64) _mm_prefetch(ix + a, _MM_HINT_T1);
+  }
   static void compute_kblocked(const SparseLinear& L, int64_t o0, int64_t o1, const uint8_t* tile, float* yt) {
     const float* xt = reinterpret_cast<const float*>(tile);
     const float* vals = static_cast<const float*>(L.vals);
@@ -151,6 +166,7 @@ struct Avx2F32 {
       for (int64_t r = 0; r < n; ++r) {
         const int64_t o = o0 + r, e = L.rowptr[o + 1];
         int64_t p = cur[r];
+        if (kVersion >= 3 && c0 == 0 && r + kWeightAhead < n) prefetch_row_weights(L, o + kWeightAhead);
         if (p >= e || idx[p] >= c1) continue;
         float* pa = part + r * 2 * TT;
         __m256 a0 = _mm256_load_ps(pa), a1 = _mm256_load_ps(pa + 8), a2 = _mm256_load_ps(pa + 16),
@@ -215,7 +231,9 @@ struct Avx2F32 {
 
 void sparse_linear_avx2(int version, const SparseLinear& L, const float* X, int64_t rows, float* Y) {
   const bool bsr = L.kind == SparseKind::kBsr4;
-  if (version >= 2)
+  if (version >= 3)
+    bsr ? tiled_linear<Avx2F32<true, 3>>(L, X, rows, Y) : tiled_linear<Avx2F32<false, 3>>(L, X, rows, Y);
+  else if (version == 2)
     bsr ? tiled_linear<Avx2F32<true, 2>>(L, X, rows, Y) : tiled_linear<Avx2F32<false, 2>>(L, X, rows, Y);
   else
     bsr ? tiled_linear<Avx2F32<true, 1>>(L, X, rows, Y) : tiled_linear<Avx2F32<false, 1>>(L, X, rows, Y);

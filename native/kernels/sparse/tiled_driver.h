@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <new>
+#include <type_traits>
 
 #include "common/pool.h"
 #include "kernels/sparse/sparse_linear.h"
@@ -64,16 +65,32 @@ inline int64_t row_cost_prefix(const SparseLinear& L, int64_t o) {
 // static void compute(const SparseLinear&, int64_t o0, int64_t o1, const uint8_t* tile, void* yt /* [o1-o0][TT] */);
 // static void store(const SparseLinear&, int64_t o0, int64_t o1, int64_t t0, int64_t nt, const void* yt,
 // const float* xscale, float* Y).
+// Optional Kern members (absent: the defaults): `static constexpr bool kChunkTasks = true` makes a compute task
+// one chunk of output rows over ALL tiles of the group (tile after tile, so the chunk's weights, read from memory
+// for the first tile, come from L2 for the others) instead of one (chunk, tile) pair; and
+// `static int64_t weight_bytes(const SparseLinear&)` (the weights' bytes) then also sets a floor on the number of
+// chunks, so that one chunk's weights stay within kChunkWeightBytes (they share L2 with one prepared tile).
+constexpr int64_t kChunkWeightBytes = int64_t(256) << 10;
+template <class K, class = void>
+struct ChunkTasks : std::false_type {};
+template <class K>
+struct ChunkTasks<K, std::void_t<decltype(K::kChunkTasks)>> : std::integral_constant<bool, K::kChunkTasks> {};
+
 template <class Kern>
 void tiled_linear(const SparseLinear& L, const float* X, int64_t rows, float* Y) {
   constexpr int64_t TT = Kern::TT;
+  constexpr bool kChunkTasks = ChunkTasks<Kern>::value;
   const int64_t out = L.out;
   if (rows <= 0 || out <= 0) return;
   const int64_t ntiles = (rows + TT - 1) / TT;
   const int64_t tb = (Kern::tile_bytes(L) + 63) / 64 * 64;
   const int64_t G = std::max<int64_t>(1, std::min<int64_t>(ntiles, kGroupBytes / std::max<int64_t>(tb, 1)));
   const int64_t nth = num_threads();
-  const int64_t nchunks = std::min<int64_t>(out, nth > 1 ? 4 * nth : 1);
+  int64_t nchunks = std::min<int64_t>(out, nth > 1 ? 4 * nth : 1);
+  if constexpr (kChunkTasks) {
+    const int64_t by_bytes = (Kern::weight_bytes(L) + kChunkWeightBytes - 1) / kChunkWeightBytes;
+    nchunks = std::min<int64_t>({out, int64_t(4 * 256), std::max(nchunks, by_bytes)});
+  }
   // Chunk boundaries by cost.
   int64_t bounds[4 * 256 + 1];
   const int64_t total = row_cost_prefix(L, out);
@@ -102,14 +119,17 @@ void tiled_linear(const SparseLinear& L, const float* X, int64_t rows, float* Y)
       const int64_t t0 = (g0 + i) * TT;
       Kern::prep(L, X, t0, std::min(TT, rows - t0), tiles + i * tb, xscale + i * TT);
     });
-    parallel_for(nchunks * gn, [&](int64_t task, int thread) {
-      const int64_t c = task / gn, i = task % gn;
+    const int64_t tiles_per_task = kChunkTasks ? gn : 1;
+    parallel_for(nchunks * (gn / tiles_per_task), [&](int64_t task, int thread) {
+      const int64_t c = kChunkTasks ? task : task / gn;
       const int64_t o0 = bounds[c], o1 = bounds[c + 1];
       if (o1 <= o0) return;
-      const int64_t t0 = (g0 + i) * TT;
       float* yt = thread_scratch(thread, static_cast<size_t>(max_chunk * Kern::kScratchPerRow));
-      Kern::compute(L, o0, o1, tiles + i * tb, yt);
-      Kern::store(L, o0, o1, t0, std::min(TT, rows - t0), yt, xscale + i * TT, Y);
+      for (int64_t i = kChunkTasks ? 0 : task % gn, e = i + tiles_per_task; i < e; ++i) {
+        const int64_t t0 = (g0 + i) * TT;
+        Kern::compute(L, o0, o1, tiles + i * tb, yt);
+        Kern::store(L, o0, o1, t0, std::min(TT, rows - t0), yt, xscale + i * TT, Y);
+      }
     });
   }
 }
