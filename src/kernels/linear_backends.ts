@@ -223,6 +223,9 @@ export function fromInt8(q: Int8Array, scale: Float32Array, b: Float32Array | nu
  *   int8 BSR4 vs int8 dense:        0.31 - 0.37 block sparsity   < 0.30 - 0.52 (median 0.37)
  * The thresholds are the highest clean (1-thread) crossover plus a margin for the 2-thread run's scatter; near a
  * crossover both backends run within ~10-20% of each other, so the margin costs little either way.
+ * Re-measured with the fp32 v3 kernels (the winner since; same arithmetic as v2, weights read once per chunk of
+ * rows) on 1 thread, same command, 2026-11-29, machine shared (load average 2-4.6): BSR4 0.32 - 0.50, CSR 0.46 -
+ * 0.62, int8 BSR4 0.32 - 0.38; within the scatter above, so the thresholds stand.
  */
 export const SPARSE_CROSSOVER = {
   /** fp32 BSR4 vs packed dense fp32: block sparsity (fraction of all-zero 1x4 groups). */

@@ -62,8 +62,9 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
   sparseLinearForward(kind: 'csr' | 'bsr4' | 'q8-bsr4' | 'q8-dense', out: number, inFeatures: number,
     rowptr: Int32Array | null, idx: Int32Array | null, vals: Float32Array | Uint8Array, wscale: Float32Array | null,
     bias: Float32Array | null, X: Float32Array, rows: number, Y: Float32Array): void;
-  /** Numbered versions of the AVX2 sparse/int8 kernels (fp32: v1 row walk, v2 K-blocked; int8: v1 vpmaddubsw sign
-   * trick, v2 AVX-512 VNNI when the CPU has it); the portable path has one version. */
+  /** Numbered versions of the AVX2 sparse/int8 kernels (fp32: v1 row walk, v2 K-blocked, v3 K-blocked with chunk
+   * tasks and weight prefetch, the winner; int8: v1 vpmaddubsw sign trick, v2 = v3 AVX-512 VNNI when the CPU has
+   * it); the portable path has one version. */
   sparseLinearForwardV1: NativeAddon['sparseLinearForward'];
   sparseLinearForwardV2: NativeAddon['sparseLinearForward'];
   sparseLinearForwardV3: NativeAddon['sparseLinearForward'];

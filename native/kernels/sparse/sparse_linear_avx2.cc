@@ -6,7 +6,7 @@
 // columns 4g .. 4g+3 of the 32 tokens); a CSR entry does 4 FMAs against one Xt row. The Xt rows of the entries two
 // ahead are prefetched: they are addressed by index, which the hardware prefetcher cannot follow.
 //
-// Versions (the binding's numbered entry points; the winner is v2):
+// Versions (the binding's numbered entry points; the winner is v3; all three are bit-identical):
 //   v1: each output row walks all its entries over the whole tile (in x 32 floats: 96 KiB at in = 768, 384 KiB at
 //       3072). Every FMA takes its 32 bytes of Xt from L2, so at low sparsity the kernel is bound by L2 bandwidth.
 //   v2: the same arithmetic, K-blocked: the index range is cut into chunks whose Xt slice is 16 KiB (32 block
@@ -16,6 +16,17 @@
 //       in that chunk, so Xt is read from L1. A row's entries are still summed in storage order into the same two
 //       partial sums, so v2 is bit-identical to v1 (entries need not be sorted: a chunk takes the row's next
 //       entries while their index is below the chunk's end, the last chunk takes the rest).
+//   v3: v2's arithmetic (bit-identical), scheduled for weights that are not in cache, as in a model's forward where
+//       each projection's weights are read once: (a) a task is a chunk of output rows over ALL tiles of the group,
+//       tile after tile, with chunks of at most 256 KiB of weights (tiled_driver.h `kChunkTasks`), so the weights
+//       come from memory for the first tile and from L2 for the others (v1/v2: one task per (chunk, tile), a chunk
+//       being 1/8 of the rows at 2 threads and ALL rows at 1 thread, so every tile re-read the weights from L3 or
+//       memory); (b) the first K-chunk pass prefetches each row's weights (values and indices), 4 rows ahead, into
+//       L2, because the later passes read each row's next few entries at a stride no hardware prefetcher follows.
+//       Measured (1 thread, AMD EPYC Zen 4, 90% 1x4 blocks, MosaicBERT-base 1 x 128 forward, `node
+//       bench/profile_inference.mjs --prune block4:0.9 --versions 1,2,3 --threads 1`, alternating): projections
+//       77.2 ms (v1), 84.0 ms (v2), 74.5 ms (v3); hot single-matrix timings are equal to v2's at 90% and up to
+//       1.3x v2's at 50% and 3072 tokens (weights larger than L2), see native/kernels/README.md.
 #include <immintrin.h>
 
 #include <algorithm>

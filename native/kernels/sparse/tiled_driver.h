@@ -15,7 +15,9 @@
 //
 // Threads are balanced by non-zeros, not by rows: the chunks cut the output rows where the running cost
 // (non-zeros, or 1x4 blocks, plus one per row for its store) crosses c/nchunks of the total; there are 4 chunks per
-// thread and tasks are handed out dynamically. Determinism: every Y element is computed by one task with a fixed
+// thread and tasks are handed out dynamically. A kernel with `kChunkTasks` (fp32 v3) instead makes each compute
+// task one chunk over all tiles of the group, with 8 chunks per thread and at least one per kChunkWeightBytes of
+// weights (see ChunkTasks below); the int8 kernels keep the (chunk, tile) tasks. Determinism: every Y element is computed by one task with a fixed
 // order of operations (its row's non-zeros in storage order, the same arithmetic in every tile position), so the
 // result does not depend on the thread count, the chunking or which thread ran which task.
 // Internal linkage, as sgemm_driver.h: included once per path with different target flags.
@@ -87,9 +89,9 @@ void tiled_linear(const SparseLinear& L, const float* X, int64_t rows, float* Y)
   const int64_t G = std::max<int64_t>(1, std::min<int64_t>(ntiles, kGroupBytes / std::max<int64_t>(tb, 1)));
   const int64_t nth = num_threads();
   int64_t nchunks = std::min<int64_t>(out, nth > 1 ? 4 * nth : 1);
-  if constexpr (kChunkTasks) {
+  if constexpr (kChunkTasks) {  // a task covers all tiles: 8 per thread for the balance, and the weight cap
     const int64_t by_bytes = (Kern::weight_bytes(L) + kChunkWeightBytes - 1) / kChunkWeightBytes;
-    nchunks = std::min<int64_t>({out, int64_t(4 * 256), std::max(nchunks, by_bytes)});
+    nchunks = std::min<int64_t>({out, int64_t(4 * 256), std::max(nth > 1 ? 8 * nth : 1, by_bytes)});
   }
   // Chunk boundaries by cost.
   int64_t bounds[4 * 256 + 1];
