@@ -15,13 +15,21 @@ const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m
 
 const init = workerData as WorkerInit;
 let exitOnNextBatch: number | null = null;
+let nextBatchHook: { hold: Int32Array | null } | null = null;
 const t0 = performance.now();
 try {
   const engine = await Engine.load(init.dir, { ...init.opts, warn: (message) => post({ type: 'warn', message }) });
   await engine.warmUp();
   port.on('message', (m: ToWorker) => {
     if (m.type === 'test-exit-on-next-batch') { exitOnNextBatch = m.code; return; }
+    if (m.type === 'test-next-batch') { nextBatchHook = { hold: m.hold }; return; }
     if (exitOnNextBatch !== null) process.exit(exitOnNextBatch);
+    if (nextBatchHook) {
+      const { hold } = nextBatchHook;
+      nextBatchHook = null;
+      post({ type: 'test-batch-started' });
+      if (hold) Atomics.wait(hold, 0, 0);
+    }
     engine.run(m.key, m.payloads).then(
       (results) => post({ type: 'result', id: m.id, results }, transferables(results)),
       (e: unknown) => post({ type: 'error', id: m.id, error: toWire(e) }));

@@ -94,6 +94,19 @@ export class WorkerHost implements ModelHost {
     this.worker?.postMessage({ type: 'test-exit-on-next-batch', code } satisfies ToWorker);
   }
 
+  /**
+   * Test hook: `started` resolves when the worker receives the next batch; with `hold`, the worker thread then
+   * blocks (as a long forward would) until `release()`.
+   */
+  testNextBatch(hold: boolean): { started: Promise<void>; release: () => void } {
+    const flag = hold ? new Int32Array(new SharedArrayBuffer(4)) : null;
+    const started = new Promise<void>((r) => { this.batchStarted = r; });
+    this.worker?.postMessage({ type: 'test-next-batch', hold: flag } satisfies ToWorker);
+    return { started, release: () => { if (flag) { Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); } } };
+  }
+
+  private batchStarted: (() => void) | null = null;
+
   /** Starts a worker; resolves with the model summary when it is ready, rejects if it fails to load. */
   private start(): Promise<ModelSummary> {
     const init: WorkerInit = { dir: this.dir, opts: { maxBatchTokens: this.opts.maxBatchTokens,
@@ -107,6 +120,7 @@ export class WorkerHost implements ModelHost {
           case 'warn': (this.opts.warn ?? console.warn)(m.message); break;
           case 'ready': ready = true; this.loadMs = m.loadMs; resolve(m.summary); break;
           case 'load-error': reject(fromWire(m.error)); break;
+          case 'test-batch-started': this.batchStarted?.(); this.batchStarted = null; break;
           case 'result': case 'error': {
             const p = this.pending.get(m.id);
             if (!p) break;

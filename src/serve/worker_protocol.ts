@@ -24,7 +24,12 @@ export interface WireError {
 export type ToWorker =
   | { type: 'run'; id: number; key: string; payloads: unknown[] }
   /** Test hook: the worker thread exits with `code` when the next batch arrives, before computing it. */
-  | { type: 'test-exit-on-next-batch'; code: number };
+  | { type: 'test-exit-on-next-batch'; code: number }
+  /**
+   * Test hook: when the next batch arrives the worker says `test-batch-started`; with `hold`, it then blocks its
+   * thread (as a long forward would) until `hold[0]` becomes non-zero, and computes the batch.
+   */
+  | { type: 'test-next-batch'; hold: Int32Array | null };
 
 /** Worker -> server thread. */
 export type FromWorker =
@@ -32,7 +37,8 @@ export type FromWorker =
   | { type: 'ready'; summary: ModelSummary; loadMs: number }
   | { type: 'load-error'; error: WireError }
   | { type: 'result'; id: number; results: unknown[] }
-  | { type: 'error'; id: number; error: WireError };
+  | { type: 'error'; id: number; error: WireError }
+  | { type: 'test-batch-started' };
 
 export function toWire(e: unknown): WireError {
   if (!(e instanceof Error)) return { name: 'Error', message: String(e) };
