@@ -161,11 +161,15 @@ export class Int8Linear implements LinearForwardBackend {
   int8Weight(): Int8Array { return this.q; }
 
   forward(X: Float32Array, rows: number, Y: Float32Array): void { this.forwardVersion(0, X, rows, Y); }
-  /** forward with a numbered AVX2 kernel version (1: sign trick, 2: VNNI when present; 0 = the winner). */
-  forwardVersion(version: 0 | 1 | 2, X: Float32Array, rows: number, Y: Float32Array): void {
+  /**
+   * forward with a numbered AVX2 kernel version (1: sign trick, 2: VNNI when present, 3: VNNI register-blocked on
+   * zmm when present, else 1; 0 = the winner, 3). All versions give bit-identical Y (exact int32 sums, one store).
+   */
+  forwardVersion(version: 0 | 1 | 2 | 3, X: Float32Array, rows: number, Y: Float32Array): void {
     checkCall(this, X, rows, Y);
     const bytes = new Uint8Array(this.vals.buffer, this.vals.byteOffset, this.vals.length);
-    sparseEntry(version)(this.kind, this.outFeatures, this.inFeatures, this.rowPtr, this.idx, bytes, this.scale,
+    const entry = version === 0 || version === 3 ? native().q8LinearForwardV3 : sparseEntry(version);
+    entry(this.kind, this.outFeatures, this.inFeatures, this.rowPtr, this.idx, bytes, this.scale,
       this.bias, X, rows, Y);
   }
 }

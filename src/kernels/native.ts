@@ -66,6 +66,9 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
    * trick, v2 AVX-512 VNNI when the CPU has it); the portable path has one version. */
   sparseLinearForwardV1: NativeAddon['sparseLinearForward'];
   sparseLinearForwardV2: NativeAddon['sparseLinearForward'];
+  /** Version 3 of the int8 kinds only ('q8-dense', 'q8-bsr4'; native/kernels/quant/qlinear_v3_avx2.cc): AVX-512
+   * VNNI on zmm, dense rows register-blocked 8 at a time, when the CPU has VNNI, else v1; bit-identical to v1/v2. */
+  q8LinearForwardV3: NativeAddon['sparseLinearForward'];
   /**
    * Pruning (native/kernels/pruning/, contract and shapes in src/pruning/kernels.ts `PruningKernels`): rank-1
    * Woodbury updates of a block Fisher inverse `finv [ceil(d/B), B, B]` with `nGrads` gradients `grads [nGrads, d]`.
