@@ -119,6 +119,8 @@ export class Int8Linear implements LinearForwardBackend {
   private readonly vals: Int8Array;
   private readonly rowPtr: Int32Array | null;
   private readonly idx: Int32Array | null;
+  /** Per row, 128 * (sum of its int8 weights) wrapped to int32: the offset correction of the v3 kernel. */
+  private readonly rowCorr: Int32Array;
 
   /** q: int8 [out, in], scale: float32 [out]; sparse 'bsr4' stores only the aligned 1x4 groups with a non-zero. */
   constructor(private readonly q: Int8Array, readonly scale: Float32Array, readonly bias: Float32Array | null,
@@ -155,6 +157,12 @@ export class Int8Linear implements LinearForwardBackend {
       for (let o = 0; o < outFeatures; o++) vals.set(q.subarray(o * inFeatures, (o + 1) * inFeatures), o * inPad);
       this.rowPtr = null; this.idx = null; this.vals = vals;
     }
+    this.rowCorr = new Int32Array(outFeatures);
+    for (let o = 0; o < outFeatures; o++) {
+      let s = 0;
+      for (let k = o * inFeatures; k < (o + 1) * inFeatures; k++) s += q[k];
+      this.rowCorr[o] = (s * 128) | 0;  // exact in a double (|s| <= 127 in), then wrapped as the kernel's int32
+    }
   }
 
   /** The int8 weights [out, in] (row o is W[o, :] / scale[o], rounded), for saving. */
@@ -168,9 +176,13 @@ export class Int8Linear implements LinearForwardBackend {
   forwardVersion(version: 0 | 1 | 2 | 3, X: Float32Array, rows: number, Y: Float32Array): void {
     checkCall(this, X, rows, Y);
     const bytes = new Uint8Array(this.vals.buffer, this.vals.byteOffset, this.vals.length);
-    const entry = version === 0 || version === 3 ? native().q8LinearForwardV3 : sparseEntry(version);
-    entry(this.kind, this.outFeatures, this.inFeatures, this.rowPtr, this.idx, bytes, this.scale,
-      this.bias, X, rows, Y);
+    if (version === 0 || version === 3) {
+      native().q8LinearForwardV3(this.kind, this.outFeatures, this.inFeatures, this.rowPtr, this.idx, bytes, this.scale,
+        this.bias, X, rows, Y, this.rowCorr);
+    } else {
+      sparseEntry(version)(this.kind, this.outFeatures, this.inFeatures, this.rowPtr, this.idx, bytes, this.scale,
+        this.bias, X, rows, Y);
+    }
   }
 }
 

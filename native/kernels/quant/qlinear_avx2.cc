@@ -140,7 +140,7 @@ struct VnniQ8 {
 
 void q8_linear_avx2(int version, const SparseLinear& L, const float* X, int64_t rows, float* Y) {
   const bool dense = L.kind == SparseKind::kQ8Dense;
-  if (version >= 3 && q8_linear_avx2_v3(L, X, rows, Y)) return;
+  if (version >= 3 && q8_linear_avx2_v3(L, nullptr, X, rows, Y)) return;
   if (version == 2 && cpu_has_avx512vnni())
     dense ? tiled_linear<VnniQ8<true>>(L, X, rows, Y) : tiled_linear<VnniQ8<false>>(L, X, rows, Y);
   else

@@ -15,11 +15,14 @@ namespace {
 constexpr int64_t kMaxDim = (int64_t(1) << 31) - 1;
 
 // q8LinearForwardV3(kind 'q8-dense' | 'q8-bsr4', out, in, rowptr | null, idx | null, vals: Uint8Array (int8 bytes),
-//   wscale: Float32Array[out], bias | null, X: Float32Array[rows * in], rows, Y: Float32Array[rows * out])
+//   wscale: Float32Array[out], bias | null, X: Float32Array[rows * in], rows, Y: Float32Array[rows * out],
+//   rowCorr: Int32Array[out] | null)
+// rowCorr[o] = 128 * (sum of row o's int8 weights), wrapped to int32, computed once by the caller (Int8Linear);
+// null: the kernel computes it per call. A wrong rowCorr gives wrong Y, never an out-of-bounds access.
 // Storage as ../sparse/sparse_linear.h. rowptr must start at 0, be non-decreasing and end within idx; every block
 // column in idx must be in [0, ceil(in / 4)): a malformed structure is a RangeError, never an out-of-bounds read.
 Napi::Value ForwardV3(const Napi::CallbackInfo& info) {
-  Args a(info, "q8LinearForwardV3", 11);
+  Args a(info, "q8LinearForwardV3", 12);
   SparseLinear L{};
   if (!info[0].IsString()) a.type_error("argument 'kind' must be 'q8-dense' or 'q8-bsr4'");
   const std::string kind = info[0].As<Napi::String>().Utf8Value();
@@ -61,15 +64,18 @@ Napi::Value ForwardV3(const Napi::CallbackInfo& info) {
   const int64_t rows = a.integer(9, "rows", 0, kMaxDim);
   const float* X = a.f32(8, "X", a.elems({rows, L.in}, "rows * in")).data;
   float* Y = a.f32(10, "Y", a.elems({rows, L.out}, "rows * out")).data;
+  const int32_t* row_corr = nullptr;
+  if (!info[11].IsNull() && !info[11].IsUndefined()) row_corr = a.i32(11, "rowCorr", static_cast<size_t>(L.out)).data;
   if (L.in == 0) {  // no products: Y = bias
     for (int64_t t = 0; t < rows; ++t)
       for (int64_t o = 0; o < L.out; ++o) Y[t * L.out + o] = L.bias ? L.bias[o] : 0.0f;
     return info.Env().Undefined();
   }
-  if (use_avx2())
-    q8_linear_avx2(3, L, X, rows, Y);
-  else
+  if (use_avx2()) {
+    if (!q8_linear_avx2_v3(L, row_corr, X, rows, Y)) q8_linear_avx2(1, L, X, rows, Y);
+  } else {
     q8_linear_portable(L, X, rows, Y);
+  }
   return info.Env().Undefined();
 }
 

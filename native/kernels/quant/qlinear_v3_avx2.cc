@@ -14,8 +14,10 @@
 //   BSR4:  one row at a time (its blocks address different tile groups than the next row's), the row's blocks
 //          dealt round-robin to 4 sets of 2 zmm accumulators (8 chains), added at the end.
 //   Both: the tile holds xu = q + 128 (u8, prepared with the offset, as v2), and sum_k xu w = sum_k q w + 128 sum_k w.
-//         v2 accumulated 128 * sum_k w with one more VPDPBUSD per group; v3 computes it once per row and tile from
-//         the row's contiguous weight bytes (one VPDPBUSD against ones per 64 bytes: 1/32 of the row's work).
+//         v2 accumulated 128 * sum_k w with one more VPDPBUSD per group; v3 takes it per row from the caller
+//         (Int8Linear computes it once at construction), or else computes it per row and tile from the row's
+//         contiguous weight bytes (one VPDPBUSD against ones per 64 bytes, then a horizontal sum: ~10% of a dense
+//         row's time at in = 768, more for a short BSR4 row).
 // Every sum is exact in int32 modulo 2^32 (VPDPBUSD wraps, it does not saturate), and the true sum fits in int32
 // (|sum q w| <= 127 * 127 * in), so the result equals v1's and v2's integer for integer whatever the order; the
 // dequantizing store is v1's. Without VNNI, v3 runs v1.
@@ -58,10 +60,23 @@ MB_TARGET_V3 inline __m512i bcast4_512(const int8_t* w) {
   return _mm512_set1_epi32(v);
 }
 
-// y[r * TT + t] = sum over the row's groups of q w for R consecutive dense rows w + r * ldw (ldw = in_pad bytes).
+// The weights with the per-row corrections 128 * sum_k q[o, k] of the q + 128 offset (mod 2^32), when the caller
+// has them (Int8Linear computes them once); tiled_linear passes its SparseLinear reference through to the kernel
+// unchanged, so the kernel may read the derived object's field.
+struct Q8V3Linear : SparseLinear {
+  const int32_t* row_corr;  // [out], or null: computed per row and tile
+};
+
+MB_TARGET_V3 inline int32_t row_correction(const SparseLinear& L, int64_t o, const int8_t* w, int64_t n) {
+  const int32_t* rc = static_cast<const Q8V3Linear&>(L).row_corr;
+  return rc ? rc[o] : offset_correction(w, n);
+}
+
+// y[r * TT + t] = sum over the row's groups of q w for R consecutive dense rows o .. o + R - 1 (w: row o, ldw =
+// in_pad bytes).
 template <int R>
-MB_TARGET_V3 __attribute__((always_inline)) inline void dense_rows(const int8_t* w, int64_t ldw, const uint8_t* tile,
-                                                                   int32_t* y) {
+MB_TARGET_V3 __attribute__((always_inline)) inline void dense_rows(const SparseLinear& L, int64_t o, const int8_t* w,
+                                                                   int64_t ldw, const uint8_t* tile, int32_t* y) {
   __m512i lo[R], hi[R];
   for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm512_setzero_si512();
   const int64_t ng = ldw / 4;
@@ -74,7 +89,7 @@ MB_TARGET_V3 __attribute__((always_inline)) inline void dense_rows(const int8_t*
     }
   }
   for (int r = 0; r < R; ++r) {
-    const __m512i c = _mm512_set1_epi32(offset_correction(w + r * ldw, ldw));
+    const __m512i c = _mm512_set1_epi32(row_correction(L, o + r, w + r * ldw, ldw));
     _mm512_storeu_si512(y + r * TT, _mm512_sub_epi32(lo[r], c));
     _mm512_storeu_si512(y + r * TT + 16, _mm512_sub_epi32(hi[r], c));
   }
@@ -107,7 +122,7 @@ MB_TARGET_V3 inline void bsr_row(const SparseLinear& L, int64_t o, const uint8_t
     lo[0] = _mm512_dpbusd_epi32(lo[0], _mm512_load_si512(x), wv);
     hi[0] = _mm512_dpbusd_epi32(hi[0], _mm512_load_si512(x + 64), wv);
   }
-  const __m512i c = _mm512_set1_epi32(offset_correction(vals + 4 * b, 4 * (e - b)));
+  const __m512i c = _mm512_set1_epi32(row_correction(L, o, vals + 4 * b, 4 * (e - b)));
   const __m512i l = _mm512_add_epi32(_mm512_add_epi32(lo[0], lo[1]), _mm512_add_epi32(lo[2], lo[3]));
   const __m512i h = _mm512_add_epi32(_mm512_add_epi32(hi[0], hi[1]), _mm512_add_epi32(hi[2], hi[3]));
   _mm512_storeu_si512(y, _mm512_sub_epi32(l, c));
@@ -128,9 +143,9 @@ struct VnniQ8V3 {
       const int8_t* vals = static_cast<const int8_t*>(L.vals);
       const int64_t ldw = L.in_pad;
       int64_t o = o0;
-      for (; o + 8 <= o1; o += 8) dense_rows<8>(vals + o * ldw, ldw, tile, y + (o - o0) * TT);
-      for (; o + 4 <= o1; o += 4) dense_rows<4>(vals + o * ldw, ldw, tile, y + (o - o0) * TT);
-      for (; o < o1; ++o) dense_rows<1>(vals + o * ldw, ldw, tile, y + (o - o0) * TT);
+      for (; o + 8 <= o1; o += 8) dense_rows<8>(L, o, vals + o * ldw, ldw, tile, y + (o - o0) * TT);
+      for (; o + 4 <= o1; o += 4) dense_rows<4>(L, o, vals + o * ldw, ldw, tile, y + (o - o0) * TT);
+      for (; o < o1; ++o) dense_rows<1>(L, o, vals + o * ldw, ldw, tile, y + (o - o0) * TT);
     } else {
       const bool prefetch = L.in_pad * TT > (int64_t(32) << 10);  // the tile is larger than L1
       for (int64_t o = o0; o < o1; ++o) bsr_row(L, o, tile, prefetch, y + (o - o0) * TT);
@@ -144,12 +159,15 @@ struct VnniQ8V3 {
 
 }  // namespace
 
-bool q8_linear_avx2_v3(const SparseLinear& L, const float* X, int64_t rows, float* Y) {
+bool q8_linear_avx2_v3(const SparseLinear& L, const int32_t* row_corr, const float* X, int64_t rows, float* Y) {
   if (!cpu_has_avx512vnni()) return false;
+  Q8V3Linear L3;
+  static_cast<SparseLinear&>(L3) = L;
+  L3.row_corr = row_corr;
   if (L.kind == SparseKind::kQ8Dense)
-    tiled_linear<VnniQ8V3<true>>(L, X, rows, Y);
+    tiled_linear<VnniQ8V3<true>>(L3, X, rows, Y);
   else
-    tiled_linear<VnniQ8V3<false>>(L, X, rows, Y);
+    tiled_linear<VnniQ8V3<false>>(L3, X, rows, Y);
   return true;
 }
 
