@@ -238,6 +238,9 @@ export function fromInt8(q: Int8Array, scale: Float32Array, b: Float32Array | nu
  *   int8 BSR4 vs int8 dense:        0.31 - 0.37 block sparsity   < 0.30 - 0.52 (median 0.37)
  * The thresholds are the highest clean (1-thread) crossover plus a margin for the 2-thread run's scatter; near a
  * crossover both backends run within ~10-20% of each other, so the margin costs little either way.
+ * int8 rerun with the v3 kernels (2026-11-29, 1 thread, load average ~3): 0.31 - 0.39 block sparsity for the
+ * in = 768 shapes, 0.57 - 0.60 for FFN down (in = 3072: the BSR4 row walk is bound by its tile loads, dense v3 by
+ * VPDPBUSD); q8Bsr4 stays 0.45, between the two (a single threshold costs at most ~20% near either crossover).
  */
 export const SPARSE_CROSSOVER = {
   /** fp32 BSR4 vs packed dense fp32: block sparsity (fraction of all-zero 1x4 groups). */

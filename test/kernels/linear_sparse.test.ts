@@ -262,8 +262,8 @@ test('int8: saturation worst case (every |x| and |w| quantized to 127, all pair 
 test('int8 v3 (q8LinearForwardV3): bit-identical to v1 and v2 and within the oracle bound, dense and BSR4, both paths, 1 and 2 threads', () => {
   // Shapes for v3's blocking: dense rows go 8, then 4, then 1 at a time (out = 29 = 3 * 8 + 4 + 1 per chunk with one
   // thread; the 2-thread chunking cuts elsewhere), the weight-sum correction reads 64 bytes at a time with a masked
-  // tail (in_pad = 64, 68, 1036), a BSR4 row's blocks go 4 at a time with a remainder, and a tile of more than 32 KiB
-  // (in > 1024) turns on the BSR4 prefetch. Every sum is an exact integer, so any order gives the same Y bits.
+  // tail (in_pad = 64, 68, 1036), a BSR4 row's blocks go 2 at a time with a remainder (odd and even counts), and a
+  // tile larger than L1 (in > 1024). Every sum is an exact integer, so any order gives the same Y bits.
   const r = rng(47);
   const a = native();
   const shapes: Shape[] = [...SHAPES,
