@@ -3,7 +3,8 @@
  * `Y = X W^T + b` at the BERT-base shapes (out x in = 768x768 attention output, 3072x768 FFN up, 768x3072 FFN
  * down, 2304x768 fused QKV) for batch 1 x 128 tokens and ~3,000 tokens (3072), with
  * - the pre-packed dense kernel (v1, v2) against the dense SGEMM v2 + addBias measured in the same run,
- * - INT8 dense (v2: AVX-512 VNNI when the CPU has it; v1: AVX2 sign trick) against the pre-packed fp32 dense,
+ * - INT8 dense (v3, the winner: AVX-512 VNNI register-blocked on zmm when the CPU has it; v2: VNNI one row at a
+ *   time; v1: AVX2 sign trick) against the pre-packed fp32 dense,
  * - at 90% sparsity, every numbered version of the sparse and INT8 1x4 kernels against its dense peer,
  * - a sparsity sweep: fp32 1x4 BSR (random 1x4 block masks) and CSR (random element masks) against pre-packed
  *   dense fp32, INT8 1x4 BSR against INT8 dense, and the crossover (the sparsity at which the sparse kernel
@@ -127,12 +128,13 @@ export function benchLinear(opts: { quick?: boolean; peak: number; log?: (s: str
       const dense = packDense(W, b, out, inF), q8 = quantizeInt8(W, b, out, inF);
       const P = dense.panels();
       const run = (be: LinearForwardBackend) => () => be.forward(X, tokens, Y);
-      const [tSg, tV1, tV2, tQ8, tQ8v1] = timeAlternating([
+      const [tSg, tV1, tV2, tQ8, tQ8v1, tQ8v2] = timeAlternating([
         () => { addon.sgemm(false, true, tokens, out, inF, 1, X, inF, W, inF, 0, Y, out); addon.addBias(Y, b, tokens, out); },
         () => addon.linearPackedForwardV1(P[0], P[1], out, inF, b, X, tokens, Y),
         () => addon.linearPackedForwardV2(P[0], P[1], out, inF, b, X, tokens, Y),
         run(q8),
         () => q8.forwardVersion(1, X, tokens, Y),
+        () => q8.forwardVersion(2, X, tokens, Y),
       ], rounds, reps);
       const row = (kernel: string, ms: number, f: number, peer: string, peerMs: number, peerFlops = f): BenchRow => {
         const gflops = f / ms / 1e6, peerGflops = peerFlops / peerMs / 1e6;
@@ -141,7 +143,9 @@ export function benchLinear(opts: { quick?: boolean; peak: number; log?: (s: str
       };
       rows.push(row('linear packed v2', tV2, flops, 'sgemm v2 + addBias', tSg));
       rows.push(row('linear packed v1', tV1, flops, 'sgemm v2 + addBias', tSg));
-      rows.push({ ...row('linear q8-dense v2', tQ8, flops, 'linear packed v2', tV2), note: 'int8 multiply-adds counted as flops' });
+      rows.push({ ...row('linear q8-dense v3', tQ8, flops, 'linear packed v2', tV2),
+        note: `int8 multiply-adds counted as flops; ${(tQ8v2 / tQ8).toFixed(2)}x q8-dense v2` });
+      rows.push({ ...row('linear q8-dense v2', tQ8v2, flops, 'linear packed v2', tV2), note: 'int8 multiply-adds counted as flops' });
       rows.push({ ...row('linear q8-dense v1', tQ8v1, flops, 'linear packed v2', tV2),
         note: 'int8 multiply-adds counted as flops; AVX2 sign trick' });
       log(`${shape}: packed v2 ${(tSg / tV2).toFixed(2)}x sgemm+addBias, q8-dense ${(tV2 / tQ8).toFixed(2)}x packed`);
@@ -158,9 +162,9 @@ export function benchLinear(opts: { quick?: boolean; peak: number; log?: (s: str
         if (s === 0.9) {
           // The numbered versions at 90%, timed alternately with their dense peers.
           const v = (be: typeof bsr, k: 1 | 2 | 3) => () => be.forwardVersion(k, X, tokens, Y);
-          const vq = (k: 1 | 2) => () => qb.forwardVersion(k, X, tokens, Y);
-          const [td2, tq2, b1, b2, b3, c1, c2, c3, qb1, qb2] = timeAlternating([run(dense), run(q8), v(bsr, 1),
-            v(bsr, 2), v(bsr, 3), v(csr, 1), v(csr, 2), v(csr, 3), vq(1), vq(2)], rounds, reps);
+          const vq = (k: 1 | 2 | 3) => () => qb.forwardVersion(k, X, tokens, Y);
+          const [td2, tq2, b1, b2, b3, c1, c2, c3, qb1, qb2, qb3] = timeAlternating([run(dense), run(q8), v(bsr, 1),
+            v(bsr, 2), v(bsr, 3), v(csr, 1), v(csr, 2), v(csr, 3), vq(1), vq(2), vq(3)], rounds, reps);
           const sf = flops * bsr.stored * 4 / (out * inF), cf = flops * csr.stored / (out * inF);
           const useful = 'useful flops';
           rows.push({ ...row('linear bsr4 v3 @90% blocks', b3, sf, 'linear packed v2', td2, flops), note: useful });
@@ -169,6 +173,8 @@ export function benchLinear(opts: { quick?: boolean; peak: number; log?: (s: str
           rows.push({ ...row('linear csr v3 @90%', c3, cf, 'linear packed v2', td2, flops), note: useful });
           rows.push({ ...row('linear csr v2 @90%', c2, cf, 'linear packed v2', td2, flops), note: useful });
           rows.push({ ...row('linear csr v1 @90%', c1, cf, 'linear packed v2', td2, flops), note: useful });
+          rows.push({ ...row('linear q8-bsr4 v3 @90% blocks', qb3, sf, 'linear q8-dense', tq2, flops),
+            note: `useful int8 multiply-adds; ${(td2 / qb3).toFixed(2)}x packed fp32 dense` });
           rows.push({ ...row('linear q8-bsr4 v2 @90% blocks', qb2, sf, 'linear q8-dense', tq2, flops),
             note: `useful int8 multiply-adds; ${(td2 / qb2).toFixed(2)}x packed fp32 dense` });
           rows.push({ ...row('linear q8-bsr4 v1 @90% blocks', qb1, sf, 'linear q8-dense', tq2, flops),

@@ -15,7 +15,8 @@
  * (c) the transformers.js peer (src/bench/serve_peer.ts): the same fastify route, schema and pooling on
  *     `@huggingface/transformers` + onnxruntime-node, one model call per request;
  * (a') (a) with a 4096-token budget; (a'') (a) without the refill wait; (d) (a) with `--dtype q8`; (e) / (f) (a) / (d) on the pruned model;
- * (g) (c) with transformers.js `dtype: 'q8'`.
+ * (g) (c) with transformers.js `dtype: 'q8'`; (h) (a) with `--no-worker` (the model on the server's event-loop thread, as
+ * before the model worker).
  * Every engine gets the same thread count. Cases: inputs of exactly 16 and 128 tokens ([CLS]/[SEP] included), at
  * 1, 8 and 32 connections, `duration` s each (3x for 128 tokens) (after a 1 s warm-up at one connection per server and length); after
  * each run the bench waits until the server has no request in progress. Latencies are those of the completed 2xx
@@ -346,7 +347,7 @@ export async function runServeBench(opts: ServeBenchOptions): Promise<ServeBench
       (Number.isFinite(sparsity) ? `; (e), (f): the same model pruned one-shot by global magnitude in 1x4 blocks (\`oneShotPrune\` gmp block4, ${(100 * sparsity).toFixed(2)}% of the encoder projections zero; ` +
         'a random-init model, so this measures speed, not accuracy)' : '') + '. Every ' +
       'request is `POST /embed` with one input of exactly 16 or 128 tokens; mean pooling, L2-normalized. ' +
-      `(a) \`mosaicbert serve --max-batch-tokens ${opts.maxBatchTokens}\` (default \`--max-batch-wait-ms 20\`); (b) the same with \`--max-batch-requests 1\`; (c) ` +
+      `(a) \`mosaicbert serve --max-batch-tokens ${opts.maxBatchTokens}\` (default \`--max-batch-wait-ms 20\`, the model in its worker thread); (b) the same with \`--max-batch-requests 1\`; (c) ` +
       '`src/bench/serve_peer.ts`: the same fastify route and schema calling the transformers.js model per request ' +
       '(no cross-request batching, concurrent session runs). 1 s warm-up at one connection per server and input ' +
       'length, then each case ' +

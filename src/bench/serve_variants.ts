@@ -25,7 +25,7 @@ export interface ServeVariant {
   flags: string[];
 }
 
-export const SERVE_VARIANT_IDS = ['batched', 'single', 'peer', 'batched-4096', 'batched-nowait', 'q8', 'sparse', 'sparse-q8', 'peer-q8'] as const;
+export const SERVE_VARIANT_IDS = ['batched', 'single', 'peer', 'batched-4096', 'batched-nowait', 'batched-inproc', 'q8', 'sparse', 'sparse-q8', 'peer-q8'] as const;
 export type ServeVariantId = typeof SERVE_VARIANT_IDS[number];
 
 /** What `bench serve` runs without `--variants`: the three rows the issue asks for. */
@@ -41,6 +41,7 @@ export function serveVariant(id: ServeVariantId, maxBatchTokens: number): ServeV
     case 'peer': return { id, label: '(c) transformers.js + onnxruntime-node', peer: true, model: 'dense', dtype: 'fp32', flags: [] };
     case 'batched-4096': return ours(`(a') (a) with --max-batch-tokens 4096 (not ${maxBatchTokens})`, 'dense', 'fp32', ['--max-batch-tokens', '4096']);
     case 'batched-nowait': return ours("(a'') (a) with --max-batch-wait-ms 0 (no refill wait)", 'dense', 'fp32', ['--max-batch-wait-ms', '0']);
+    case 'batched-inproc': return ours("(h) (a) with --no-worker (the model on the event loop's thread)", 'dense', 'fp32', ['--no-worker']);
     case 'q8': return ours('(d) mosaicbert serve --dtype q8 (INT8)', 'dense', 'q8');
     case 'sparse': return ours('(e) mosaicbert serve, 90% sparse 4-block (GMP), fp32', 'sparse', 'fp32');
     case 'sparse-q8': return ours('(f) mosaicbert serve, 90% sparse 4-block (GMP), --dtype q8', 'sparse', 'q8');

@@ -9,7 +9,7 @@ export function registerBenchServe(bench: Command): void {
     .command('serve')
     .description('HTTP serving on loopback (autocannon), MosaicBERT-base shape, 16/128 tokens x 1/8/32 connections: ' +
       'dynamic batching vs one input at a time vs transformers.js on ONNX Runtime, plus a 4x overload run; ' +
-      '--variants adds INT8 (q8, peer-q8), 90%-sparse (sparse, sparse-q8) a 4096-token budget (batched-4096) and (a) without the refill wait (batched-nowait)')
+      '--variants adds INT8 (q8, peer-q8), 90%-sparse (sparse, sparse-q8) a 4096-token budget (batched-4096), (a) without the refill wait (batched-nowait) and (a) with the model on the event loop\'s thread (batched-inproc, --no-worker)')
     .option('--duration <s>', 'measured seconds per case', '6')
     .option('--threads <n>', 'threads of every engine', '2')
     .option('--max-batch-tokens <n>', "token budget of (a)'s batches", '2048')

@@ -1,7 +1,8 @@
 /**
  * `mosaicbert serve --model DIR`: the HTTP inference server (src/serve/). Prints one JSON line when ready and one
  * per request; SIGTERM / SIGINT drain admitted requests (up to --grace-period) and exit 0 when all finished,
- * 1 otherwise; a second signal exits at once.
+ * 1 otherwise; a second signal exits at once. The model runs in a worker thread unless --no-worker; if that worker
+ * cannot be kept running (src/serve/worker_host.ts), the command logs a `fatal` line and exits 1.
  */
 import type { Command } from 'commander';
 import { startServer } from '../serve/server.js';
@@ -11,7 +12,7 @@ import { intOption } from './pipeline_io.js';
 interface ServeFlags {
   model: string; host: string; port: string; dtype?: string; maxBatchTokens: string; maxBatchRequests?: string; maxBatchWaitMs: string;
   maxConcurrentRequests: string; maxInputLength?: string; maxClientBatchSize: string; requestTimeout: string;
-  payloadLimit: string; gracePeriod: string; modelId?: string;
+  payloadLimit: string; gracePeriod: string; modelId?: string; worker: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -34,12 +35,15 @@ export function registerServe(program: Command): void {
     .option('--payload-limit <bytes>', 'largest request body (413 above it)', '2000000')
     .option('--grace-period <ms>', 'on SIGTERM/SIGINT, how long admitted requests may take to finish', '30000')
     .option('--model-id <name>', 'name reported by /info and in OpenAI responses (default: the folder)')
+    .option('--no-worker', 'run the model on the event loop\'s thread instead of a worker thread (debugging; every ' +
+      'batch then blocks HTTP while it computes)')
     .action(async (o: ServeFlags) => {
       const int = (v: string | undefined, flag: string) => intOption(v, flag, undefined);
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer in [0, 65535], got '${o.port}'`);
       const grace = int(o.gracePeriod, '--grace-period')!;
       const log = (l: Record<string, unknown>) => process.stdout.write(JSON.stringify(l) + '\n');
+      let stopping = false;
       const server = await startServer({
         model: o.model, host: o.host, port, dtype: o.dtype,
         maxBatchTokens: int(o.maxBatchTokens, '--max-batch-tokens'),
@@ -50,9 +54,14 @@ export function registerServe(program: Command): void {
         maxClientBatchSize: int(o.maxClientBatchSize, '--max-client-batch-size'),
         requestTimeoutMs: int(o.requestTimeout, '--request-timeout'),
         payloadLimit: int(o.payloadLimit, '--payload-limit'),
-        modelId: o.modelId, log,
+        modelId: o.modelId, log, worker: o.worker,
+        onFatal: () => {
+          // The host logged the reason and fails every batch with 503; stop taking requests and exit non-zero.
+          if (stopping) return;
+          stopping = true;
+          void server.drain(1000).then(() => process.exit(1), () => process.exit(1));
+        },
       });
-      let stopping = false;
       const stop = (signal: string) => {
         if (stopping) { log({ time: new Date().toISOString(), event: 'exit', signal, drained: false }); process.exit(1); }
         stopping = true;

@@ -120,6 +120,8 @@ export class Int8Linear implements LinearForwardBackend {
   private readonly vals: Int8Array;
   private readonly rowPtr: Int32Array | null;
   private readonly idx: Int32Array | null;
+  /** Per row, 128 * (sum of its int8 weights) wrapped to int32: the offset correction of the v3 kernel. */
+  private readonly rowCorr: Int32Array;
 
   /** q: int8 [out, in], scale: float32 [out]; sparse 'bsr4' stores only the aligned 1x4 groups with a non-zero. */
   constructor(private readonly q: Int8Array, readonly scale: Float32Array, readonly bias: Float32Array | null,
@@ -156,18 +158,32 @@ export class Int8Linear implements LinearForwardBackend {
       for (let o = 0; o < outFeatures; o++) vals.set(q.subarray(o * inFeatures, (o + 1) * inFeatures), o * inPad);
       this.rowPtr = null; this.idx = null; this.vals = vals;
     }
+    this.rowCorr = new Int32Array(outFeatures);
+    for (let o = 0; o < outFeatures; o++) {
+      let s = 0;
+      for (let k = o * inFeatures; k < (o + 1) * inFeatures; k++) s += q[k];
+      this.rowCorr[o] = (s * 128) | 0;  // exact in a double (|s| <= 127 in), then wrapped as the kernel's int32
+    }
   }
 
   /** The int8 weights [out, in] (row o is W[o, :] / scale[o], rounded), for saving. */
   int8Weight(): Int8Array { return this.q; }
 
   forward(X: Float32Array, rows: number, Y: Float32Array): void { this.forwardVersion(0, X, rows, Y); }
-  /** forward with a numbered AVX2 kernel version (1: sign trick, 2: VNNI when present; 0 = the winner). */
-  forwardVersion(version: 0 | 1 | 2, X: Float32Array, rows: number, Y: Float32Array): void {
+  /**
+   * forward with a numbered AVX2 kernel version (1: sign trick, 2: VNNI when present, 3: VNNI register-blocked on
+   * zmm when present, else 1; 0 = the winner, 3). All versions give bit-identical Y (exact int32 sums, one store).
+   */
+  forwardVersion(version: 0 | 1 | 2 | 3, X: Float32Array, rows: number, Y: Float32Array): void {
     checkCall(this, X, rows, Y);
     const bytes = new Uint8Array(this.vals.buffer, this.vals.byteOffset, this.vals.length);
-    sparseEntry(version)(this.kind, this.outFeatures, this.inFeatures, this.rowPtr, this.idx, bytes, this.scale,
-      this.bias, X, rows, Y);
+    if (version === 0 || version === 3) {
+      native().q8LinearForwardV3(this.kind, this.outFeatures, this.inFeatures, this.rowPtr, this.idx, bytes, this.scale,
+        this.bias, X, rows, Y, this.rowCorr);
+    } else {
+      sparseEntry(version)(this.kind, this.outFeatures, this.inFeatures, this.rowPtr, this.idx, bytes, this.scale,
+        this.bias, X, rows, Y);
+    }
   }
 }
 
@@ -223,9 +239,12 @@ export function fromInt8(q: Int8Array, scale: Float32Array, b: Float32Array | nu
  *   int8 BSR4 vs int8 dense:        0.31 - 0.37 block sparsity   < 0.30 - 0.52 (median 0.37)
  * The thresholds are the highest clean (1-thread) crossover plus a margin for the 2-thread run's scatter; near a
  * crossover both backends run within ~10-20% of each other, so the margin costs little either way.
- * Re-measured with the fp32 v3 kernels (the winner since; same arithmetic as v2, weights read once per chunk of
- * rows) on 1 thread, same command, 2026-11-29, machine shared (load average 2-4.6): BSR4 0.32 - 0.50, CSR 0.46 -
- * 0.62, int8 BSR4 0.32 - 0.38; within the scatter above, so the thresholds stand.
+ * int8 rerun with the v3 kernels (2026-11-29, 1 thread, load average ~3): 0.31 - 0.39 block sparsity for the
+ * in = 768 shapes, 0.57 - 0.60 for FFN down (in = 3072: the BSR4 row walk is bound by its tile loads, dense v3 by
+ * VPDPBUSD); q8Bsr4 stays 0.45, between the two (a single threshold costs at most ~20% near either crossover).
+ * fp32 rerun with the fp32 v3 kernels (the winner since; v2's arithmetic, weights read once per chunk of rows),
+ * 1 thread, same command, 2026-11-29, machine shared (load average 2-4.6): BSR4 0.32 - 0.50, CSR 0.46 - 0.62;
+ * within the scatter above, so the fp32 thresholds stand.
  */
 export const SPARSE_CROSSOVER = {
   /** fp32 BSR4 vs packed dense fp32: block sparsity (fraction of all-zero 1x4 groups). */

@@ -63,11 +63,21 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
     rowptr: Int32Array | null, idx: Int32Array | null, vals: Float32Array | Uint8Array, wscale: Float32Array | null,
     bias: Float32Array | null, X: Float32Array, rows: number, Y: Float32Array): void;
   /** Numbered versions of the AVX2 sparse/int8 kernels (fp32: v1 row walk, v2 K-blocked, v3 K-blocked with chunk
-   * tasks and weight prefetch, the winner; int8: v1 vpmaddubsw sign trick, v2 = v3 AVX-512 VNNI when the CPU has
-   * it); the portable path has one version. */
+   * tasks and weight prefetch, the winner; int8: v1 vpmaddubsw sign trick, v2 AVX-512 VNNI when the CPU has it, v3 as
+   * q8LinearForwardV3 with rowCorr null); the portable path has one version. */
   sparseLinearForwardV1: NativeAddon['sparseLinearForward'];
   sparseLinearForwardV2: NativeAddon['sparseLinearForward'];
   sparseLinearForwardV3: NativeAddon['sparseLinearForward'];
+  /**
+   * Version 3 of the int8 kinds only ('q8-dense', 'q8-bsr4'; native/kernels/quant/qlinear_v3_avx2.cc): AVX-512
+   * VNNI on zmm, dense rows register-blocked 8 at a time, when the CPU has VNNI, else v1; bit-identical to v1/v2.
+   * Arguments as {@link sparseLinearForward}, plus `rowCorr`: Int32Array[out], 128 * (sum of row o's int8 weights)
+   * wrapped to int32 (the correction of the kernel's q + 128 activation offset, computed once by the caller), or
+   * null to have the kernel compute it on every call.
+   */
+  q8LinearForwardV3(kind: 'q8-bsr4' | 'q8-dense', out: number, inFeatures: number, rowptr: Int32Array | null,
+    idx: Int32Array | null, vals: Uint8Array, wscale: Float32Array, bias: Float32Array | null, X: Float32Array,
+    rows: number, Y: Float32Array, rowCorr: Int32Array | null): void;
   /**
    * Pruning (native/kernels/pruning/, contract and shapes in src/pruning/kernels.ts `PruningKernels`): rank-1
    * Woodbury updates of a block Fisher inverse `finv [ceil(d/B), B, B]` with `nGrads` gradients `grads [nGrads, d]`.

@@ -1,7 +1,11 @@
 /**
  * Dynamic batching: requests are split into their inputs ("items"), queued in arrival order, and packed into
- * unpadded batches of at most `maxBatchTokens` tokens and `maxBatchRequests` inputs (TEI's scheme). One batch runs at a time; between batches the
- * event loop is free (a `setImmediate` turn), so no request waits on the event loop for more than one batch.
+ * unpadded batches of at most `maxBatchTokens` tokens and `maxBatchRequests` inputs (TEI's scheme). One batch runs
+ * at a time. With the model in its worker thread (the server's default, src/serve/worker_host.ts) the event loop is
+ * free while a batch computes: requests are read, tokenized and queued as they arrive, /health and /metrics answer,
+ * and timeouts and closed clients are noticed during the compute. With the model on the event loop's thread
+ * (`worker: false`) the loop is free only between batches (a `setImmediate` turn), so no request waits on the
+ * event loop for more than one batch.
  *
  * A batch holds items of one key only (the key names the computation and its options, e.g. `embed|mean|true`):
  * the queue head fixes the key and later items with the same key fill the batch in order, others keep their
@@ -10,18 +14,22 @@
  * `signal` aborts (client gone) or whose timeout passes is dropped: its queued items are skipped, and results of
  * items already in a running batch are discarded.
  *
- * Refill wait (`maxBatchWaitMs`): the forward runs on the event loop's thread, so requests sent while a batch computes
- * are read only after it ends, and the clients it just answered send their next requests a few ms after their
- * responses are written. Forming the next batch at once would take the requests sent during the compute and only
- * the first of the re-sent ones; at 32 connections of 16 tokens the batches then settle into two alternating halves
- * (14-16 inputs on average where 32 fit, measured on base). So when a batch's compute ends the loop first gives the
- * event loop one turn (reading what was sent during the compute: `r` inputs queued) and only then answers the
- * batch's k inputs; the next batch waits until r + k inputs are queued (the requests expected back, for closed-loop
- * clients), the token or input budget is full, or `maxBatchWaitMs` have passed since the batch was answered (its
- * responses written), whichever comes first (Triton's `max_queue_delay`, here bounded by what the last batch
- * suggests will come back). One client: it waits for that client only, as before. On MosaicBERT-base this brought
- * the batches to 23-28 inputs with no measurable change in requests/s (bench/RESULTS.md 'serve': base is
- * compute-bound from a few hundred rows per batch).
+ * Refill wait (`maxBatchWaitMs`): closed-loop clients (each sends its next request when its last one is answered)
+ * re-send only after their batch's responses are written, a few ms after the batch ends. Forming the next batch at
+ * once would take the requests that arrived during the compute and only the first of the re-sent ones; at 32
+ * connections of 16 tokens the batches then settle into two alternating halves (14-16 inputs on average where 32
+ * fit, measured on base with the model on the event loop's thread). This does not depend on where the model runs:
+ * in the worker the requests sent during a compute are queued as they arrive, but the answered clients still
+ * re-send after the answer. So when a batch's compute ends the loop gives the event loop one turn (with the model on
+ * the event loop's thread, this is when the requests sent during the compute are read; in worker mode they are
+ * already queued) and then answers the batch's k inputs, with `r` inputs queued; the next batch waits until r + k
+ * inputs are queued (the requests expected back), the token or input budget is full, or `maxBatchWaitMs` have
+ * passed since the batch was answered (its responses written), whichever comes first (Triton's `max_queue_delay`,
+ * here bounded by what the last batch suggests will come back). One client: it waits for that client only.
+ * Measured with the model worker on MosaicBERT-base (`bench serve --duration 4 --variants
+ * batched,batched-inproc,batched-nowait,peer`, 16 tokens): mean batch 28.5 inputs with the wait vs 14.8 without at 32
+ * connections (requests/s about equal, 42.6 vs 40.5), and 7.7 vs 3.9 at 8 connections, where the wait gave 1.75x
+ * the requests/s (42.4 vs 24.2); so it stays, default 20 ms, in both modes.
  */
 import { ServeError } from './errors.js';
 
@@ -253,8 +261,8 @@ export class Batcher {
       }
       const t1 = performance.now();
       if ((this.opts.maxBatchWaitMs ?? 0) > 0) {
-        // One turn before answering: what was sent during the compute is queued now, and no answered client can
-        // have re-sent yet (see the file comment).
+        // One turn before answering: what was sent during the compute is queued now (in worker mode it already
+        // was), and no answered client can have re-sent yet (see the file comment).
         await new Promise<void>((r) => setImmediate(r));
         this.expected = this.queue.length + batch.length;
       }

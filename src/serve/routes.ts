@@ -9,14 +9,15 @@
  *   list of lists;
  * - `POST /fill-mask` (Hugging Face Inference API): `[{score, token, token_str, sequence}]` per input;
  * - `GET /health`, `GET /info` (TEI's fields plus dtype, sparsity and limits), `GET /metrics` (Prometheus text).
- * Every input is tokenized and length-checked here (413 with its token count, or truncated with `truncate: true`),
- * then queued in the batcher; the response is written when all of the request's inputs have been computed.
+ * Every input is tokenized and length-checked here, on the server's thread (413 with its token count, or truncated
+ * with `truncate: true`), then queued in the batcher; the response is written when all of the request's inputs have
+ * been computed (in the model worker by default: src/serve/worker_host.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Batcher, Item, JobResult } from './batcher.js';
-import type { Engine } from './engine.js';
 import { ServeError } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
+import type { ModelHost } from './model_host.js';
 import { embedBody, fillMaskBody, openAiEmbeddingsBody, predictBody, type EmbedRequest, type FillMaskRequest,
   type OpenAiEmbeddingsRequest, type PredictRequest } from './schemas.js';
 
@@ -30,7 +31,7 @@ export interface RequestNote {
 
 /** What the routes need from the server. */
 export interface RouteContext {
-  engine: Engine;
+  host: ModelHost;
   batcher: Batcher;
   metrics: ServerMetrics;
   /** Most inputs in one request. */
@@ -70,7 +71,8 @@ function clientGone(reply: FastifyReply): AbortSignal {
 }
 
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const { engine, batcher } = ctx;
+  const { host, batcher } = ctx;
+  const model = host.summary;
 
   async function submit<R>(req: FastifyRequest, reply: FastifyReply, key: string, items: Array<Item<unknown>>): Promise<JobResult<R>> {
     const r = await batcher.submit<unknown, R>(key, items, clientGone(reply));
@@ -82,7 +84,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   async function embed(req: FastifyRequest, reply: FastifyReply, inputs: string | string[], field: string,
     truncate: boolean, pooling: 'mean' | 'cls', normalize: boolean): Promise<{ vectors: Float32Array[]; tokens: number }> {
     const { texts, fields } = textList(inputs, field, ctx.maxClientBatchSize);
-    const toks = await Promise.all(texts.map((t, i) => engine.tokenize(t, undefined, truncate, fields[i])));
+    const toks = await Promise.all(texts.map((t, i) => host.tokenize(t, undefined, truncate, fields[i])));
     const r = await submit<Float32Array>(req, reply, `embed|${pooling}|${normalize}`,
       texts.map((t, i) => ({ tokens: toks[i].ids.length, payload: t })));
     return { vectors: r.results, tokens: r.tokens };
@@ -96,8 +98,8 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   app.post('/v1/embeddings', { schema: { body: openAiEmbeddingsBody } }, async (req, reply) => {
     const b = req.body as OpenAiEmbeddingsRequest;
-    if (b.dimensions !== undefined && b.dimensions !== engine.hidden) {
-      throw new ServeError(422, 'Validation', `\`dimensions\` must be ${engine.hidden} for this model (got ${b.dimensions}); ` +
+    if (b.dimensions !== undefined && b.dimensions !== model.hiddenSize) {
+      throw new ServeError(422, 'Validation', `\`dimensions\` must be ${model.hiddenSize} for this model (got ${b.dimensions}); ` +
         'shortened embeddings are not supported', 'dimensions', 'invalid_value');
     }
     const { vectors, tokens } = await embed(req, reply, b.input, 'input', false, 'mean', true);
@@ -112,10 +114,10 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   });
 
   app.post('/predict', { schema: { body: predictBody } }, async (req, reply) => {
-    const cls = engine.classifier;
+    const cls = model.classifier;
     if (!cls) {
       throw new ServeError(400, 'Validation', `/predict needs a sequence-classification model; ${ctx.modelId} has a ` +
-        `${engine.info.head} head (served: /embed, /v1/embeddings, /fill-mask)`, null, 'unsupported_route');
+        `${model.head} head (served: /embed, /v1/embeddings, /fill-mask)`, null, 'unsupported_route');
     }
     const b = req.body as PredictRequest;
     // TEI's reading: a string, or an array of exactly two strings, is one input; any other array is a batch.
@@ -131,7 +133,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const field = single ? 'inputs' : `inputs[${i}]`;
       const [a, p] = typeof x === 'string' ? [x, undefined] : x;
       if (a.length === 0 || p === '') throw new ServeError(400, 'Empty', `\`${field}\` holds an empty string`, field, 'empty_input');
-      return engine.tokenize(a, p, b.truncate ?? false, field);
+      return host.tokenize(a, p, b.truncate ?? false, field);
     }));
     const r = await submit<Float32Array>(req, reply, 'predict', toks.map((t) => ({ tokens: t.ids.length,
       payload: { ids: t.ids, types: t.types } })));
@@ -151,15 +153,15 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   });
 
   app.post('/fill-mask', { schema: { body: fillMaskBody } }, async (req, reply) => {
-    if (!engine.canFillMask) {
+    if (!model.canFillMask) {
       throw new ServeError(400, 'Validation', `/fill-mask needs a masked-LM model; ${ctx.modelId} has a ` +
-        `${engine.info.head} head (served: /embed, /v1/embeddings, /predict)`, null, 'unsupported_route');
+        `${model.head} head (served: /embed, /v1/embeddings, /predict)`, null, 'unsupported_route');
     }
     const b = req.body as FillMaskRequest;
     const { texts, fields, single } = textList(b.inputs, 'inputs', ctx.maxClientBatchSize);
-    const toks = await Promise.all(texts.map((t, i) => engine.tokenize(t, undefined, b.truncate ?? false, fields[i])));
+    const toks = await Promise.all(texts.map((t, i) => host.tokenize(t, undefined, b.truncate ?? false, fields[i])));
     toks.forEach((t, i) => {
-      if (!t.ids.includes(engine.tokenizer.mask_token_id)) {
+      if (!t.ids.includes(host.tokenizer.mask_token_id)) {
         throw new ServeError(422, 'Validation', `\`${fields[i]}\` has no [MASK] token` +
           (t.untruncated > t.ids.length ? ' after truncation' : ''), fields[i], 'no_mask_token');
       }
@@ -178,20 +180,20 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   });
 
   app.get('/info', async () => {
-    const cfg = engine.model.config, cls = engine.classifier;
+    const cls = model.classifier;
     return {
       model_id: ctx.modelId,
       model_sha: null,
-      model_dtype: engine.model.encoder.linears().some((l) => l.backend?.kind.startsWith('q8')) ? 'int8' : 'float32',
+      model_dtype: model.dtype,
       model_type: cls ? { classifier: { id2label: cls.id2label, label2id: cls.label2id } } : { embedding: { pooling: 'mean' } },
-      architecture: engine.info.modelType,
-      head: engine.info.head,
-      hidden_size: cfg.hidden_size,
-      num_hidden_layers: cfg.num_hidden_layers,
-      sparsity: engine.sparsity(),
+      architecture: model.modelType,
+      head: model.head,
+      hidden_size: model.hiddenSize,
+      num_hidden_layers: model.numHiddenLayers,
+      sparsity: model.sparsity,
       max_concurrent_requests: ctx.maxConcurrentRequests,
-      max_input_length: engine.maxInputLength,
-      max_batch_tokens: engine.maxBatchTokens,
+      max_input_length: model.maxInputLength,
+      max_batch_tokens: model.maxBatchTokens,
       max_batch_requests: ctx.maxBatchRequests,
       max_client_batch_size: ctx.maxClientBatchSize,
       version: ctx.version,

@@ -1,12 +1,16 @@
 /**
- * The server's lifecycle: load the model, warm it up, then listen (so the port answers only when ready); one JSON
+ * The server's lifecycle: load the model, warm it up, then listen (so the port answers only when ready). By default
+ * the model loads and computes in a worker thread (src/serve/worker_host.ts), and this thread serves HTTP,
+ * validates, tokenizes, batches and keeps the metrics; `worker: false` keeps the model on this thread
+ * (src/serve/model_host.ts). One JSON
  * log line per request (id, route, status, inputs, tokens, queue ms, compute ms, total ms); errors mapped to TEI's
  * or OpenAI's shape with no stack trace; and a drain that stops accepting connections, answers 503 to new requests
  * on open ones, lets every admitted request finish within a grace period, then closes.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Batcher } from './batcher.js';
-import { Engine } from './engine.js';
+import { InProcessHost, type ModelHost } from './model_host.js';
+import { WorkerHost } from './worker_host.js';
 import { isOpenAiRoute, openAiErrorBody, schemaError, ServeError, teiErrorBody, type SchemaIssue } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { registerRoutes, type RequestNote } from './routes.js';
@@ -50,12 +54,23 @@ export interface ServeOptions {
   modelId?: string;
   /** Receives one object per log line (default: JSON on stdout); `false` for no logs. */
   log?: ((line: Record<string, unknown>) => void) | false;
+  /**
+   * Run the model in a worker thread (default true), keeping the event loop free while a batch computes; false
+   * runs it on the server's thread (`serve --no-worker`: debugging, and the "before" row of `bench serve`).
+   */
+  worker?: boolean;
+  /**
+   * Called when the model worker cannot be kept running (src/serve/worker_host.ts); the server then answers 503.
+   * The `serve` command exits 1.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 /** A listening server. */
 export interface RunningServer {
   app: FastifyInstance;
-  engine: Engine;
+  /** The model: in its worker thread (default) or in process. */
+  host: ModelHost;
   batcher: Batcher;
   metrics: ServerMetrics;
   /** `http://host:port`. */
@@ -63,7 +78,8 @@ export interface RunningServer {
   port: number;
   /**
    * Stops accepting connections, answers 503 to new requests, waits for admitted requests up to `graceMs`, then
-   * closes every connection. Resolves `true` when everything admitted finished in time.
+   * closes every connection and terminates the model worker. Resolves `true` when everything admitted finished in
+   * time.
    */
   drain(graceMs: number): Promise<boolean>;
 }
@@ -124,18 +140,20 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const write = o.log === false ? () => {} : o.log ?? ((l: Record<string, unknown>) => process.stdout.write(JSON.stringify(l) + '\n'));
 
   const t0 = performance.now();
-  const engine = await Engine.load(o.model, {
+  const engineOpts = {
     maxBatchTokens,
     maxInputLength: o.maxInputLength,
     dtype,
-    warn: (m) => write({ time: new Date().toISOString(), event: 'warning', message: m }),
-  });
+    warn: (m: string) => write({ time: new Date().toISOString(), event: 'warning', message: m }),
+  };
+  // Loaded and warmed up (in the worker, or here) before the port opens.
+  const host: ModelHost = o.worker === false ? await InProcessHost.load(o.model, engineOpts)
+    : await WorkerHost.load(o.model, { ...engineOpts, log: write, onFatal: o.onFatal });
   let metrics: ServerMetrics | undefined;
   const batcher = new Batcher({ maxBatchTokens, maxBatchRequests, maxBatchWaitMs, maxRequests: maxConcurrentRequests, timeoutMs: requestTimeoutMs,
-    run: engine.run, onBatch: (s) => metrics?.batch(s) });
+    run: host.run, onBatch: (s) => metrics?.batch(s) });
   metrics = new ServerMetrics(() => ({ depth: batcher.depth, inFlight: batcher.inFlight, tokensPerSecond: batcher.throughput }),
     maxBatchTokens);
-  await engine.warmUp();
   const loadMs = performance.now() - t0;
 
   let nextId = 0;
@@ -192,17 +210,23 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   // JSON only: a text/plain body is a 415, not a string to validate.
   app.removeContentTypeParser('text/plain');
   registerRoutes(app, {
-    engine, batcher, metrics, maxClientBatchSize, maxConcurrentRequests,
+    host, batcher, metrics, maxClientBatchSize, maxConcurrentRequests,
     maxBatchRequests: maxBatchRequests ?? null, modelId: o.modelId ?? o.model,
-    ready: () => !draining, note: (req, n) => notes.set(req, n), version: SERVE_VERSION,
+    ready: () => !draining && host.ready(), note: (req, n) => notes.set(req, n), version: SERVE_VERSION,
   });
 
-  await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8080 });
+  try {
+    await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8080 });
+  } catch (e) {
+    await host.close();
+    throw e;
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : (o.port ?? 8080);
   const url = `http://${o.host ?? '127.0.0.1'}:${port}`;
-  write({ time: new Date().toISOString(), event: 'ready', url, model: o.model, head: engine.info.head,
-    max_batch_tokens: maxBatchTokens, max_batch_requests: maxBatchRequests ?? null, max_batch_wait_ms: maxBatchWaitMs, max_input_length: engine.maxInputLength, load_ms: round(loadMs) });
+  write({ time: new Date().toISOString(), event: 'ready', url, model: o.model, head: host.summary.head,
+    worker: host.mode === 'worker', max_batch_tokens: maxBatchTokens, max_batch_requests: maxBatchRequests ?? null,
+    max_batch_wait_ms: maxBatchWaitMs, max_input_length: host.summary.maxInputLength, load_ms: round(loadMs) });
 
   async function drain(graceMs: number): Promise<boolean> {
     draining = true;
@@ -219,9 +243,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     const ok = await Promise.race([closed, late]);
     clearTimeout(timer);
     if (!ok) { app.server.closeAllConnections(); await closed; }
+    await host.close();
     return ok;
   }
-  return { app, engine, batcher, metrics, url, port, drain };
+  return { app, host, batcher, metrics, url, port, drain };
 }
 
 function round(ms: number): number {

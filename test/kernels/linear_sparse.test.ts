@@ -252,6 +252,12 @@ test('int8: saturation worst case (every |x| and |w| quantized to 127, all pair 
       const Y = new Float32Array(rows * out);
       native().sparseLinearForwardV1(be.kind, out, inF, st.rowPtr, st.idx, bytes, be.scale, null, X, rows, Y);
       checkQ8(Y, ref, X, rows, be.scale, null, out, inF, `${be.kind} V1 ${path} saturation`);
+      // v2 and v3 (VNNI when present: q + 128 up to 255, int32 sums wrapping modulo 2^32 before the correction)
+      const Y2 = new Float32Array(rows * out), Y3 = new Float32Array(rows * out);
+      native().sparseLinearForwardV2(be.kind, out, inF, st.rowPtr, st.idx, bytes, be.scale, null, X, rows, Y2);
+      native().q8LinearForwardV3(be.kind, out, inF, st.rowPtr, st.idx, bytes, be.scale, null, X, rows, Y3, null);
+      assertBitEqual(Y2, Y, `${be.kind} V2 vs V1 ${path} saturation`);
+      assertBitEqual(Y3, Y, `${be.kind} V3 vs V1 ${path} saturation`);
     });
     for (const [path, Y] of runAll(be, X, rows, 'saturation')) {
       checkQ8(Y, ref, X, rows, be.scale, null, out, inF, `${be.kind} ${path} saturation`);
@@ -259,6 +265,69 @@ test('int8: saturation worst case (every |x| and |w| quantized to 127, all pair 
       assert.ok(Math.abs(Y[0] - 0.75 * 2.5 * inF) <= 1e-6 * 0.75 * 2.5 * inF, `${be.kind} ${path}: Y[0,0] = ${Y[0]}`);
     }
   }
+});
+
+test('int8 v3 (q8LinearForwardV3): bit-identical to v1 and v2 and within the oracle bound, dense and BSR4, both paths, 1 and 2 threads', () => {
+  // Shapes for v3's blocking: dense rows go 8, then 4, then 1 at a time (out = 29 = 3 * 8 + 4 + 1 per chunk with one
+  // thread; the 2-thread chunking cuts elsewhere), the weight-sum correction reads 64 bytes at a time with a masked
+  // tail (in_pad = 64, 68, 1036), a BSR4 row's blocks go 2 at a time with a remainder (odd and even counts), and a
+  // tile larger than L1 (in > 1024). Every sum is an exact integer, so any order gives the same Y bits.
+  const r = rng(47);
+  const a = native();
+  const shapes: Shape[] = [...SHAPES,
+    { rows: 45, out: 29, inF: 64, blockS: 0.3, elemS: 0.3 },
+    { rows: 33, out: 29, inF: 67, blockS: 0.5, elemS: 0.5, emptyRows: true },
+    { rows: 64, out: 37, inF: 1033, blockS: 0.9, elemS: 0.9 },
+    { rows: 2, out: 16, inF: 1036, blockS: 0, elemS: 0 },
+  ];
+  for (const s of shapes) {
+    const { rows, out, inF } = s;
+    const W = makeW(s, r), b = randn(out, r), X = randn(rows * inF, r);
+    for (const sparse of [undefined, 'bsr4'] as const) {
+      const be = quantizeInt8(W, b, out, inF, { sparse });
+      const st = be as unknown as { rowPtr: Int32Array | null; idx: Int32Array | null; vals: Int8Array; rowCorr: Int32Array };
+      const bytes = new Uint8Array(st.vals.buffer, st.vals.byteOffset, st.vals.length);
+      const label = `${be.kind} rows=${rows} out=${out} in=${inF}`;
+      // Int8Linear's per-row corrections: 128 * (row sum of q) from the oracle's int8 weights
+      for (let o = 0; o < out; o++) {
+        let sq = 0;
+        for (let k = 0; k < inF; k++) sq += be.int8Weight()[o * inF + k];
+        assert.equal(st.rowCorr[o], 128 * sq, `${label}: rowCorr[${o}]`);
+      }
+      const ref = q8LinearReference(X, rows, denseRows(be.int8Weight(), out, inF), be.scale, b, out, inF);
+      for (const threads of [1, 2]) {
+        withThreads(threads, () => forEachPath((path) => {
+          const Y: Float32Array[] = [];
+          for (const f of [a.sparseLinearForwardV1, a.sparseLinearForwardV2]) {
+            const y = new Float32Array(rows * out).fill(NaN);
+            f(be.kind, out, inF, st.rowPtr, st.idx, bytes, be.scale, b, X, rows, y);
+            Y.push(y);
+          }
+          for (const rc of [null, st.rowCorr]) {  // corrections computed in the kernel, and given
+            const y = new Float32Array(rows * out).fill(NaN);
+            a.q8LinearForwardV3(be.kind, out, inF, st.rowPtr, st.idx, bytes, be.scale, b, X, rows, y, rc);
+            Y.push(y);
+          }
+          assertBitEqual(Y[2], Y[0], `${label} ${path} ${threads}T: V3 vs V1`);
+          assertBitEqual(Y[2], Y[1], `${label} ${path} ${threads}T: V3 vs V2`);
+          assertBitEqual(Y[3], Y[2], `${label} ${path} ${threads}T: V3 with rowCorr vs without`);
+          checkQ8(Y[2], ref, X, rows, be.scale, b, out, inF, `${label} ${path} ${threads}T V3`);
+          const yw = new Float32Array(rows * out);
+          be.forward(X, rows, yw);  // the winner
+          assertBitEqual(yw, Y[2], `${label} ${path} ${threads}T: winner vs V3`);
+        }));
+      }
+    }
+  }
+  const X = new Float32Array(8), Y = new Float32Array(2), v = new Uint8Array(8), s2 = Float32Array.of(1, 1);
+  const f = (kind: string, out: number, inF: number, rp: Int32Array | null, ix: Int32Array | null, ws: Float32Array,
+    rc: Int32Array | null = null) => a.q8LinearForwardV3(kind as 'q8-dense', out, inF, rp, ix, v, ws, null, X, 1, Y, rc);
+  assert.throws(() => f('bsr4', 2, 4, null, null, s2), /'kind'/);
+  assert.throws(() => f('q8-bsr4', 2, 5, Int32Array.of(0, 1, 2), Int32Array.of(0, 2), s2), /outside \[0, 2\)/);
+  assert.throws(() => f('q8-bsr4', 2, 4, Int32Array.of(0, 2, 1), Int32Array.of(0, 0), s2), /non-decreasing/);
+  assert.throws(() => f('q8-dense', 2, 4, null, null, Float32Array.of(1)), /'wscale'/);
+  assert.throws(() => f('q8-dense', 2, 8, null, null, s2), /'vals'/);
+  assert.throws(() => f('q8-dense', 2, 4, null, null, s2, Int32Array.of(0)), /'rowCorr'/);
 });
 
 test('int8 weights: quantizeRowsInt8 equals the oracle quantizer; ties round half to even; fromInt8 round-trips', () => {

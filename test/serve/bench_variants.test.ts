@@ -28,6 +28,7 @@ test('--variants: ids in order without repeats, all, and an error naming the fla
   assert.equal(serveVariant('sparse-q8', 2048).model, 'sparse');
   assert.deepEqual(serveVariant('batched-4096', 2048).flags, ['--max-batch-tokens', '4096']);
   assert.deepEqual(serveVariant('batched-nowait', 2048).flags, ['--max-batch-wait-ms', '0']);
+  assert.deepEqual(serveVariant('batched-inproc', 2048).flags, ['--no-worker']);
 });
 
 test('goal check: met only with >= 2x the requests/s and a lower p99, per pair and length present', () => {

@@ -2,7 +2,8 @@
  * The `serve` command as a child process: it prints a ready line only once it listens; on SIGTERM with requests
  * admitted and queued (one input per batch, so they are still in flight), every admitted request completes with
  * its correct embedding, new connections are refused, and the process exits 0 after a "stopped, drained" line.
- * Also: `--dtype q8` exits 2 with a one-line message and no stack trace.
+ * The model runs in its worker thread (the default; the ready line says so), and `--no-worker` keeps it in process.
+ * Also: `--dtype int4` exits 2 with a one-line message and no stack trace.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,7 +47,9 @@ test('SIGTERM drains: every admitted request completes correctly, new connection
   };
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   try {
-    const url = String((await event('ready')).url);
+    const ready = await event('ready');
+    assert.equal(ready.worker, true, 'the model worker is the default');
+    const url = String(ready.url);
     const words = 'alpha beta gamma delta epsilon zeta eta theta iota kappa'.split(' ');
     const texts = Array.from({ length: 24 }, (_, i) => Array.from({ length: 150 + i * 4 }, (_, j) => words[(i + j) % 10]).join(' '));
     const post = (t: string) => fetch(`${url}/embed`, { method: 'POST', headers: { 'content-type': 'application/json' },
@@ -99,4 +102,33 @@ test('serve --dtype int4: exit 2, one line naming the flag, no stack trace', () 
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--dtype must be fp32 or q8, got 'int4'/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('serve --no-worker: the model on the event loop\'s thread serves the same embedding; SIGTERM exits 0', { timeout: 60_000 }, async () => {
+  const child = spawn(process.execPath, [bin, 'serve', '--model', dir, '--port', '0', '--no-worker'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += String(d); });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (l) => {
+        const o = JSON.parse(l) as Record<string, unknown>;
+        if (o.event === 'ready') resolve(o);
+      });
+      void exited.then((c) => reject(new Error(`server exited (${c}) before ready: ${stderr}`)));
+    });
+    assert.equal(ready.worker, false);
+    const text = 'served on the main thread';
+    const r = await fetch(`${String(ready.url)}/embed`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: text }) });
+    assert.equal(r.status, 200);
+    const got = (await r.json() as number[][])[0];
+    const fe = await pipeline('feature-extraction', dir, { load: { warn: () => {} } });
+    const want = await fe(text, { pooling: 'mean', normalize: true });
+    got.forEach((v, c) => assert.ok(Math.abs(v - want.data[c]) <= 1e-5, `col ${c}`));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
 });

@@ -90,9 +90,10 @@ SparseKind parse_kind(const Args& a, const Napi::Value& v) {
   a.range_error("argument 'kind' = '" + s + "' is not 'csr', 'bsr4', 'q8-bsr4' or 'q8-dense'");
 }
 
-// sparseLinearForward[V1|V2](kind, out, in, rowptr | null, idx | null, vals, wscale | null, bias | null, X, rows, Y)
+// sparseLinearForward[V1|V2|V3](kind, out, in, rowptr | null, idx | null, vals, wscale | null, bias | null, X, rows, Y)
 //   (V1/V2/V3: numbered versions of the AVX2 kernels: fp32 row walk / K-blocked / K-blocked with chunk tasks and
-//   weight prefetch (sparse_linear_avx2.cc), int8 sign trick / AVX-512 VNNI when the CPU has it (V3 = V2 for int8);
+//   weight prefetch (sparse_linear_avx2.cc), int8 sign trick / AVX-512 VNNI when the CPU has it / the int8 v3 with its row
+//   corrections computed per call (Int8Linear calls q8LinearForwardV3 with them precomputed);
 //   the plain name runs the winner, v3)
 //   vals: Float32Array (csr, bsr4) or Uint8Array holding the int8 bytes (q8-*); wscale: Float32Array[out] (q8-*).
 // Checks every size, rowptr (starts at 0, non-decreasing, ends within idx) and every index (in range), so a
