@@ -1,15 +1,22 @@
-// Where the time of one dense fp32 forward goes at batch 1 x 128 (MosaicBERT-base, random init seed 1234): ours
-// with every kernel call and every prepared projection timed, at 1 and at 2 threads, against ONNX Runtime's own
-// per-operator profile of the exported graph (same weights, same threads), so the two breakdowns sit side by side.
+// Where the time of one forward goes (dense fp32 unless --prune / --dtype) at batch 1 x 128 (MosaicBERT-base,
+// random init seed 1234): ours with every kernel call and every prepared projection timed, at 1 and at 2 threads,
+// against ONNX Runtime's own per-operator profile of the exported graph (same weights, same threads), so the two
+// breakdowns sit side by side.
 //
 //   npm run build && flock /tmp/cpu-bench.lock node bench/profile_inference.mjs [--reps 20] [--threads 2]
-//     [--prune block4:0.9 | unstructured:0.9] [--dtype fp32 | q8] [--no-ort]
+//     [--min-threads 1] [--prune block4:0.9 | unstructured:0.9] [--dtype fp32 | q8] [--versions 1,3,4]
+//     [--case a | b] [--no-ort]
+//
+// --min-threads..--threads: the thread counts run (default 1..2). --case b: the 32 mixed-length sequences of
+// `bench inference` case (b) instead of 1 x 128. --versions: the fp32 sparse layers run each numbered AVX2 kernel
+// version (forwardVersion; 0 = the winner) in turn, one forward each, round by round, so the versions are compared
+// in one process under the same machine load; each gets its own breakdown (mean, median and fastest forward).
 //
 // --prune: first prunes the projections as `bench inference` does (`oneShotPrune`, method gmp, per layer, that
 // mask type and sparsity), so every Linear picks its own backend (dense / CSR / BSR4, or INT8 with --dtype q8);
 // the "projections" line then counts the dense FLOPs (what the pruned layers would cost dense) and, beside it, the
-// FLOPs the stored entries actually do (for BSR4: 8 per block and token). ORT always runs the dense graph;
-// --no-ort skips it.
+// FLOPs the stored entries actually do (for BSR4: 8 per block and token; fp32 only, INT8 counts as dense).
+// ORT always runs the dense graph; --no-ort skips it.
 //
 // Ours: a Proxy around the native kernels times each call (attention, LayerNorm, GeGLU, embeddings, ...); each
 // encoder Linear's prepared backend is wrapped to time its forward, grouped by projection (Wqkv, attention output,
@@ -23,7 +30,7 @@ import { unpadBatch } from '../dist/src/model/batch.js';
 import { nativeKernels, setNumThreads } from '../dist/src/kernels/native.js';
 import { exportEncoderOnnx } from '../dist/src/interop/onnx_export.js';
 import { cpuSessionOptions, loadOnnxRuntime, onnxFeeds } from '../dist/src/interop/onnx/runtime.js';
-import { benchBatch } from '../dist/src/bench/onnx.js';
+import { benchBatch, mixedLengths } from '../dist/src/bench/onnx.js';
 import { oneShotPrune } from '../dist/src/pruning/one_shot.js';
 
 const argv = process.argv.slice(2);
@@ -65,8 +72,6 @@ for (const l of model.encoder.linears()) {
 }
 const group = (name) => (/Wqkv/.test(name) ? 'linear Wqkv [2304 x 768]' : /attention\.output/.test(name) ? 'linear attn out [768 x 768]'
   : /gated_layers/.test(name) ? 'linear gated_layers [6144 x 768]' : 'linear wo [768 x 3072]');
-// --versions 2,3: the fp32 sparse layers run each numbered kernel version in turn (forwardVersion), one forward
-// each, round by round, so the versions are compared in one process under the same load (0 = the winner).
 const versions = (args.versions ?? '0').split(',').map(Number);
 let version = versions[0];
 for (const l of model.encoder.linears()) {
@@ -76,13 +81,17 @@ for (const l of model.encoder.linears()) {
   l.backend = { kind: inner.kind, outFeatures: inner.outFeatures, inFeatures: inner.inFeatures,
     forward(X, rows, Y) { const t0 = performance.now(); fwd(X, rows, Y); add(g, performance.now() - t0); } };
 }
-const b = benchBatch([128], 128, 1);
-// 2 T (H 3H + H H + H 2I + I H) per layer, T = 128 tokens.
-const PROJ_GFLOP = 2 * 128 * cfg.hidden_size * (3 * cfg.hidden_size + cfg.hidden_size + 3 * cfg.intermediate_size) * cfg.num_hidden_layers / 1e9;
+// --case b: the 32-sequence mixed-length batch of `bench inference` case (b) instead of 1 x 128.
+const caseB = args.case === 'b';
+if (args.case !== undefined && !['a', 'b'].includes(args.case)) throw new Error(`--case ${args.case}: must be a or b`);
+const b = caseB ? benchBatch(mixedLengths(32, 128, 20, 1234), 128, 2) : benchBatch([128], 128, 1);
+const TOKENS = b.attention_mask.reduce((a, x) => a + x, 0);
+// 2 T (H 3H + H H + H 2I + I H) per layer, T = the batch's tokens (128 for case a).
+const PROJ_GFLOP = 2 * TOKENS * cfg.hidden_size * (3 * cfg.hidden_size + cfg.hidden_size + 3 * cfg.intermediate_size) * cfg.num_hidden_layers / 1e9;
 const u = unpadBatch(b);
 
 const lines = [];
-const STORED_GFLOP = storedFlopPerToken * 128 / 1e9;
+const STORED_GFLOP = storedFlopPerToken * TOKENS / 1e9;
 for (let threads = minThreads; threads <= maxThreads; threads++) {
   setNumThreads(threads);
   const accs = versions.map(() => new Map()), times = versions.map(() => []);

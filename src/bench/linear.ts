@@ -161,15 +161,18 @@ export function benchLinear(opts: { quick?: boolean; peak: number; log?: (s: str
         pts.bsr4.push([s, p.bsr4]); pts.csr.push([s, p.csr]); pts.q8.push([s, p.q8Bsr4VsQ8]);
         if (s === 0.9) {
           // The numbered versions at 90%, timed alternately with their dense peers.
-          const v = (be: typeof bsr, k: 1 | 2 | 3) => () => be.forwardVersion(k, X, tokens, Y);
+          const v = (be: typeof bsr, k: 1 | 2 | 3 | 4) => () => be.forwardVersion(k, X, tokens, Y);
           const vq = (k: 1 | 2 | 3) => () => qb.forwardVersion(k, X, tokens, Y);
-          const [td2, tq2, b1, b2, b3, c1, c2, c3, qb1, qb2, qb3] = timeAlternating([run(dense), run(q8), v(bsr, 1),
-            v(bsr, 2), v(bsr, 3), v(csr, 1), v(csr, 2), v(csr, 3), vq(1), vq(2), vq(3)], rounds, reps);
+          const [td2, tq2, b1, b2, b3, b4, c1, c2, c3, c4, qb1, qb2, qb3] = timeAlternating([run(dense), run(q8),
+            v(bsr, 1), v(bsr, 2), v(bsr, 3), v(bsr, 4), v(csr, 1), v(csr, 2), v(csr, 3), v(csr, 4), vq(1), vq(2), vq(3)],
+          rounds, reps);
           const sf = flops * bsr.stored * 4 / (out * inF), cf = flops * csr.stored / (out * inF);
           const useful = 'useful flops';
+          rows.push({ ...row('linear bsr4 v4 @90% blocks', b4, sf, 'linear packed v2', td2, flops), note: useful });
           rows.push({ ...row('linear bsr4 v3 @90% blocks', b3, sf, 'linear packed v2', td2, flops), note: useful });
           rows.push({ ...row('linear bsr4 v2 @90% blocks', b2, sf, 'linear packed v2', td2, flops), note: useful });
           rows.push({ ...row('linear bsr4 v1 @90% blocks', b1, sf, 'linear packed v2', td2, flops), note: useful });
+          rows.push({ ...row('linear csr v4 @90%', c4, cf, 'linear packed v2', td2, flops), note: useful });
           rows.push({ ...row('linear csr v3 @90%', c3, cf, 'linear packed v2', td2, flops), note: useful });
           rows.push({ ...row('linear csr v2 @90%', c2, cf, 'linear packed v2', td2, flops), note: useful });
           rows.push({ ...row('linear csr v1 @90%', c1, cf, 'linear packed v2', td2, flops), note: useful });

@@ -44,10 +44,10 @@ function checkCall(be: LinearForwardBackend, X: Float32Array, rows: number, Y: F
 }
 
 /** The native sparse/int8 entry point of a numbered version (0: the winner). */
-function sparseEntry(version: 0 | 1 | 2 | 3) {
+function sparseEntry(version: 0 | 1 | 2 | 3 | 4) {
   const a = native();
   return version === 1 ? a.sparseLinearForwardV1 : version === 2 ? a.sparseLinearForwardV2
-    : version === 3 ? a.sparseLinearForwardV3 : a.sparseLinearForward;
+    : version === 3 ? a.sparseLinearForwardV3 : version === 4 ? a.sparseLinearForwardV4 : a.sparseLinearForward;
 }
 
 /** A Float32Array of n floats starting on a 64-byte boundary (a view into a slightly larger buffer). */
@@ -100,8 +100,8 @@ export class SparseLinear implements LinearForwardBackend {
   /** Stored entries: non-zeros (csr) or 1x4 blocks (bsr4). */
   get stored(): number { return this.rowPtr[this.outFeatures]; }
   forward(X: Float32Array, rows: number, Y: Float32Array): void { this.forwardVersion(0, X, rows, Y); }
-  /** forward with a numbered AVX2 kernel version (1, 2, 3; 0 = the winner), for benchmarks and tests. */
-  forwardVersion(version: 0 | 1 | 2 | 3, X: Float32Array, rows: number, Y: Float32Array): void {
+  /** forward with a numbered AVX2 kernel version (1 - 4; 0 = the winner, 4), for benchmarks and tests. */
+  forwardVersion(version: 0 | 1 | 2 | 3 | 4, X: Float32Array, rows: number, Y: Float32Array): void {
     checkCall(this, X, rows, Y);
     sparseEntry(version)(this.kind, this.outFeatures, this.inFeatures, this.rowPtr, this.idx, this.vals, null, this.bias,
       X, rows, Y);
@@ -242,15 +242,17 @@ export function fromInt8(q: Int8Array, scale: Float32Array, b: Float32Array | nu
  * int8 rerun with the v3 kernels (2026-11-29, 1 thread, load average ~3): 0.31 - 0.39 block sparsity for the
  * in = 768 shapes, 0.57 - 0.60 for FFN down (in = 3072: the BSR4 row walk is bound by its tile loads, dense v3 by
  * VPDPBUSD); q8Bsr4 stays 0.45, between the two (a single threshold costs at most ~20% near either crossover).
- * fp32 rerun with the fp32 v3 kernels (the winner since; v2's arithmetic, weights read once per chunk of rows),
- * 1 thread, same command, 2026-11-29, machine shared (load average 2-4.6): BSR4 0.32 - 0.50, CSR 0.46 - 0.62;
- * within the scatter above, so the fp32 thresholds stand.
+ * fp32 rerun with the v4 kernels, the winner since (v1's row walk with a lighter prefetch: the fastest in a
+ * model's forward at 80-90%, 1.04-1.2x v3 there, but 1.3-1.4x slower than v3 on a single hot matrix at 50%), 1 thread,
+ * same command, 2026-11-29, load average 1-2: BSR4 0.51 - 0.55, CSR 0.62 - 0.64 (with v3 as the winner, load 2-4.6:
+ * 0.32 - 0.50 and 0.46 - 0.62). The fp32 thresholds moved up with it by the same rule: bsr4 0.55 -> 0.6, csr 0.65
+ * -> 0.7.
  */
 export const SPARSE_CROSSOVER = {
   /** fp32 BSR4 vs packed dense fp32: block sparsity (fraction of all-zero 1x4 groups). */
-  bsr4: 0.55,
+  bsr4: 0.6,
   /** fp32 CSR vs packed dense fp32: element sparsity. */
-  csr: 0.65,
+  csr: 0.7,
   /** int8 BSR4 vs int8 dense: block sparsity. */
   q8Bsr4: 0.45,
 } as const;

@@ -63,11 +63,13 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
     rowptr: Int32Array | null, idx: Int32Array | null, vals: Float32Array | Uint8Array, wscale: Float32Array | null,
     bias: Float32Array | null, X: Float32Array, rows: number, Y: Float32Array): void;
   /** Numbered versions of the AVX2 sparse/int8 kernels (fp32: v1 row walk, v2 K-blocked, v3 K-blocked with chunk
-   * tasks and weight prefetch, the winner; int8: v1 vpmaddubsw sign trick, v2 AVX-512 VNNI when the CPU has it, v3 as
-   * q8LinearForwardV3 with rowCorr null); the portable path has one version. */
+   * tasks and weight prefetch, v4 row walk with a one-line Xt prefetch, the winner; int8: v1 vpmaddubsw sign trick,
+   * v2 AVX-512 VNNI when the CPU has it, v3 and v4 as q8LinearForwardV3 with rowCorr null); the portable path has
+   * one version. */
   sparseLinearForwardV1: NativeAddon['sparseLinearForward'];
   sparseLinearForwardV2: NativeAddon['sparseLinearForward'];
   sparseLinearForwardV3: NativeAddon['sparseLinearForward'];
+  sparseLinearForwardV4: NativeAddon['sparseLinearForward'];
   /**
    * Version 3 of the int8 kinds only ('q8-dense', 'q8-bsr4'; native/kernels/quant/qlinear_v3_avx2.cc): AVX-512
    * VNNI on zmm, dense rows register-blocked 8 at a time, when the CPU has VNNI, else v1; bit-identical to v1/v2.

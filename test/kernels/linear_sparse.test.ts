@@ -147,7 +147,7 @@ test('sparse fp32 equals the dense-with-zeros result within fp32 tolerance (BSR4
   }
 });
 
-test('numbered versions: V1, V2 and V3 bit-identical to the winner for every kind (same arithmetic: fp32 K-blocking keeps each row\'s order; int8 sums are exact), both paths', () => {
+test('numbered versions: V1 - V4 bit-identical to the winner for every kind (same arithmetic: fp32 K-blocking keeps each row\'s order; int8 sums are exact), both paths', () => {
   const r = rng(24);
   const a = native();
   for (const s of SHAPES) {
@@ -167,14 +167,16 @@ test('numbered versions: V1, V2 and V3 bit-identical to the winner for every kin
     forEachPath((path) => {
       for (const [kind, call] of calls) {
         const Y = new Float32Array(rows * out), Y1 = new Float32Array(rows * out), Y2 = new Float32Array(rows * out);
-        const Y3 = new Float32Array(rows * out);
+        const Y3 = new Float32Array(rows * out), Y4 = new Float32Array(rows * out);
         call(a.sparseLinearForward, Y);
         call(a.sparseLinearForwardV1, Y1);
         call(a.sparseLinearForwardV2, Y2);
         call(a.sparseLinearForwardV3, Y3);
+        call(a.sparseLinearForwardV4, Y4);
         assertBitEqual(Y1, Y, `${kind} ${path} rows=${rows} out=${out} in=${inF}: V1 vs winner`);
         assertBitEqual(Y2, Y, `${kind} ${path} rows=${rows} out=${out} in=${inF}: V2 vs winner`);
         assertBitEqual(Y3, Y, `${kind} ${path} rows=${rows} out=${out} in=${inF}: V3 vs winner`);
+        assertBitEqual(Y4, Y, `${kind} ${path} rows=${rows} out=${out} in=${inF}: V4 vs winner`);
       }
     });
   }

@@ -90,11 +90,11 @@ SparseKind parse_kind(const Args& a, const Napi::Value& v) {
   a.range_error("argument 'kind' = '" + s + "' is not 'csr', 'bsr4', 'q8-bsr4' or 'q8-dense'");
 }
 
-// sparseLinearForward[V1|V2|V3](kind, out, in, rowptr | null, idx | null, vals, wscale | null, bias | null, X, rows, Y)
-//   (V1/V2/V3: numbered versions of the AVX2 kernels: fp32 row walk / K-blocked / K-blocked with chunk tasks and
-//   weight prefetch (sparse_linear_avx2.cc), int8 sign trick / AVX-512 VNNI when the CPU has it / the int8 v3 with its row
-//   corrections computed per call (Int8Linear calls q8LinearForwardV3 with them precomputed);
-//   the plain name runs the winner, v3)
+// sparseLinearForward[V1|V2|V3|V4](kind, out, in, rowptr | null, idx | null, vals, wscale | null, bias | null, X, rows, Y)
+//   (V1 - V4: numbered versions of the AVX2 kernels: fp32 row walk / K-blocked / K-blocked with chunk tasks and
+//   weight prefetch / row walk with a lighter Xt prefetch (sparse_linear_avx2.cc); int8 sign trick / AVX-512 VNNI
+//   when the CPU has it / (V3, V4) the int8 v3 with its row corrections computed per call (Int8Linear calls
+//   q8LinearForwardV3 with them precomputed); the plain name runs the fp32 winner, v4, and the int8 v3)
 //   vals: Float32Array (csr, bsr4) or Uint8Array holding the int8 bytes (q8-*); wscale: Float32Array[out] (q8-*).
 // Checks every size, rowptr (starts at 0, non-decreasing, ends within idx) and every index (in range), so a
 // malformed structure is a RangeError, never an out-of-bounds read. Entries of a row need not be sorted.
@@ -159,15 +159,17 @@ Napi::Value Forward(const Napi::CallbackInfo& info, const char* name, int versio
   return info.Env().Undefined();
 }
 
-Napi::Value Fwd(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForward", 3); }
+Napi::Value Fwd(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForward", 4); }
 Napi::Value FwdV1(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForwardV1", 1); }
 Napi::Value FwdV2(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForwardV2", 2); }
 Napi::Value FwdV3(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForwardV3", 3); }
+Napi::Value FwdV4(const Napi::CallbackInfo& info) { return Forward(info, "sparseLinearForwardV4", 4); }
 
 MB_EXPORT("sparseLinearForward", Fwd);
 MB_EXPORT("sparseLinearForwardV1", FwdV1);
 MB_EXPORT("sparseLinearForwardV2", FwdV2);
 MB_EXPORT("sparseLinearForwardV3", FwdV3);
+MB_EXPORT("sparseLinearForwardV4", FwdV4);
 
 }  // namespace
 }  // namespace mb

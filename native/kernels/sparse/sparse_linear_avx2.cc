@@ -4,9 +4,12 @@
 // Per output row and tile of 32 tokens: 8 ymm accumulators (4 for the even entries, 4 for the odd ones). A BSR
 // block broadcasts its 4 values and does 16 FMAs against 4 consecutive Xt rows (512 contiguous bytes, the X
 // columns 4g .. 4g+3 of the 32 tokens); a CSR entry does 4 FMAs against one Xt row. The Xt rows of the entries two
-// ahead are prefetched: they are addressed by index, which the hardware prefetcher cannot follow.
+// ahead are prefetched (row walk, v1 and v4): they are addressed by index, which the hardware prefetcher cannot
+// follow. The inner loop is bound by loads (a block: 16 Xt loads + 4 broadcasts for 16 FMAs) and by Xt arriving
+// from L2 (a tile's Xt is 96 KiB at in = 768): ~50% of the FMA peak per core on a hot single matrix (72% when all
+// blocks hit one L1-resident Xt block, a standalone experiment), ~40% in a model's forward.
 //
-// Versions (the binding's numbered entry points; the winner is v3; all three are bit-identical):
+// Versions (the binding's numbered entry points; the winner is v4; all four are bit-identical):
 //   v1: each output row walks all its entries over the whole tile (in x 32 floats: 96 KiB at in = 768, 384 KiB at
 //       3072). Every FMA takes its 32 bytes of Xt from L2, so at low sparsity the kernel is bound by L2 bandwidth.
 //   v2: the same arithmetic, K-blocked: the index range is cut into chunks whose Xt slice is 16 KiB (32 block
@@ -23,10 +26,19 @@
 //       being 1/8 of the rows at 2 threads and ALL rows at 1 thread, so every tile re-read the weights from L3 or
 //       memory); (b) the first K-chunk pass prefetches each row's weights (values and indices), 4 rows ahead, into
 //       L2, because the later passes read each row's next few entries at a stride no hardware prefetcher follows.
-//       Measured (1 thread, AMD EPYC Zen 4, 90% 1x4 blocks, MosaicBERT-base 1 x 128 forward, `node
-//       bench/profile_inference.mjs --prune block4:0.9 --versions 1,2,3 --threads 1`, alternating): projections
-//       77.2 ms (v1), 84.0 ms (v2), 74.5 ms (v3); hot single-matrix timings are equal to v2's at 90% and up to
-//       1.3x v2's at 50% and 3072 tokens (weights larger than L2), see native/kernels/README.md.
+//       On a single hot matrix (1 thread) the fastest version up to ~85% block sparsity (1.3-1.4x v1/v4 at 50%,
+//       1.15-1.2x at 70%, 1.05-1.1x at 80%; up to 1.3x v2 at 50% and 3072 tokens), equal at 90% for in = 768; but
+//       in a model's forward it loses to the row walk (below): the bigger tasks (a chunk over all tiles) balance
+//       worse on 2 threads, and the K passes' partial sums cost more than Xt from L2 once the weights are cold.
+//   v4: v1 (the row walk, (chunk, tile) tasks) prefetching only the first 64-byte line of each entry's Xt rows
+//       two entries ahead (v1: all 8 lines of a block), the stream prefetchers fetching the rest of the 512
+//       contiguous bytes: 1/8 of v1's prefetch loads in the load-bound loop.
+//   Measured (AMD EPYC Zen 4, 2 cores shared with other jobs; 90% 1x4 blocks, MosaicBERT-base forward, versions
+//   alternating in one process, `node bench/profile_inference.mjs --prune block4:0.9 --no-ort --versions 1,3,4`),
+//   mean ms per forward: 1 x 128, 1 thread: v1 88.7, v3 91.3, v4 85.6; 2 threads: v1 56.2, v3 64.3, v4 54.0
+//   (load average ~1.1); an earlier quiet run of v1/v2/v3 at 2 threads: 44.4 / 49.5 / 48.1. 2 threads, 80% blocks:
+//   v3 83.9, v4 76.2; 90% unstructured (CSR): v1 52.1, v3 55.0, v4 52.5. Batch (b) (32 mixed lengths, `--case b`,
+//   2 threads, 90% blocks): v1 1052, v3 1034, the row walk with the one-line prefetch 1045 (within 2%).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -106,7 +118,7 @@ struct Avx2F32 {
   static constexpr int64_t kScratchPerRow = kVersion >= 2 ? 3 * TT + 2 : TT;
   static int64_t tile_bytes(const SparseLinear& L) { return L.in_pad * TT * 4; }
   // v3: a task is a chunk of rows over all tiles of the group, chunks of at most kChunkWeightBytes (tiled_driver.h).
-  static constexpr bool kChunkTasks = kVersion >= 3;
+  static constexpr bool kChunkTasks = kVersion == 3;
   static int64_t weight_bytes(const SparseLinear& L) { return static_cast<int64_t>(L.rowptr[L.out]) * (kBsr ? 20 : 8); }
   static void prep(const SparseLinear& L, const float* X, int64_t t0, int64_t nt, uint8_t* tile, float*) {
     prep_transpose_avx2(L, X, t0, nt, reinterpret_cast<float*>(tile));
@@ -135,10 +147,12 @@ struct Avx2F32 {
   }
   static inline void prefetch(const float* xt, const int32_t* idx, int64_t p) {
     const char* x = reinterpret_cast<const char*>(xt + static_cast<int64_t>(idx[p]) * (kBsr ? 4 : 1) * TT);
-    for (int l = 0; l < (kBsr ? 8 : 2); ++l) _mm_prefetch(x + 64 * l, _MM_HINT_T0);
+    // v1: every line of the entry's Xt rows (BSR: 512 bytes); v4: the first line only, which the L1/L2 stream
+    // prefetchers follow for the rest of a BSR block's 8 contiguous lines, at 1/8 of the prefetch loads.
+    for (int l = 0; l < (kVersion >= 4 ? 1 : kBsr ? 8 : 2); ++l) _mm_prefetch(x + 64 * l, _MM_HINT_T0);
   }
   static void compute(const SparseLinear& L, int64_t o0, int64_t o1, const uint8_t* tile, float* yt) {
-    if (kVersion >= 2)
+    if (kVersion == 2 || kVersion == 3)
       compute_kblocked(L, o0, o1, tile, yt);
     else
       compute_rows(L, o0, o1, tile, yt);
@@ -242,7 +256,9 @@ struct Avx2F32 {
 
 void sparse_linear_avx2(int version, const SparseLinear& L, const float* X, int64_t rows, float* Y) {
   const bool bsr = L.kind == SparseKind::kBsr4;
-  if (version >= 3)
+  if (version >= 4)
+    bsr ? tiled_linear<Avx2F32<true, 4>>(L, X, rows, Y) : tiled_linear<Avx2F32<false, 4>>(L, X, rows, Y);
+  else if (version == 3)
     bsr ? tiled_linear<Avx2F32<true, 3>>(L, X, rows, Y) : tiled_linear<Avx2F32<false, 3>>(L, X, rows, Y);
   else if (version == 2)
     bsr ? tiled_linear<Avx2F32<true, 2>>(L, X, rows, Y) : tiled_linear<Avx2F32<false, 2>>(L, X, rows, Y);

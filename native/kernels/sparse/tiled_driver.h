@@ -17,9 +17,10 @@
 // (non-zeros, or 1x4 blocks, plus one per row for its store) crosses c/nchunks of the total; there are 4 chunks per
 // thread and tasks are handed out dynamically. A kernel with `kChunkTasks` (fp32 v3) instead makes each compute
 // task one chunk over all tiles of the group, with 8 chunks per thread and at least one per kChunkWeightBytes of
-// weights (see ChunkTasks below); the int8 kernels keep the (chunk, tile) tasks. Determinism: every Y element is computed by one task with a fixed
-// order of operations (its row's non-zeros in storage order, the same arithmetic in every tile position), so the
-// result does not depend on the thread count, the chunking or which thread ran which task.
+// weights (see ChunkTasks below); the others (fp32 v1, v2, v4, int8) keep the (chunk, tile) tasks.
+// Determinism: every Y element is computed by one task with a fixed order of operations (its row's non-zeros in
+// storage order, the same arithmetic in every tile position), so the result does not depend on the thread count,
+// the chunking or which thread ran which task.
 // Internal linkage, as sgemm_driver.h: included once per path with different target flags.
 #pragma once
 #include <algorithm>
