@@ -180,9 +180,17 @@ class Pool {
   void loop(int thread, uint64_t seen) {
     t_in_task = true;  // kernels called from a worker's task run serially
     for (;;) {
-      // Spin briefly (kernels arrive back to back during a step), then sleep.
+      // Spin briefly (kernels arrive back to back during a step), then sleep. 2000 PAUSEs: ~50 us on the reference
+      // Zen 4 (~26 ns each), enough for the gaps between the parallel regions of one forward. It was 20000
+      // (~0.5 ms): with another process busy on the second core, a worker spinning that long after every short
+      // region used up its share of the core and was off it when the next region needed it. Measured (2 threads,
+      // MosaicBERT-base 1 x 128, 90% 1x4-block fp32, `bench/profile_inference.mjs`, a 1-thread busy loop beside
+      // it): mean 102 ms per forward at 20000, 89 at 2000, 78 at 200; without the busy loop all within noise
+      // (45.9 / 43.5 ms at 20000 / 200; dense fp32 170 / 159 / 158 and INT8 90% 1x4 20.6 / 21.2 / 21.2 ms at
+      // 20000 / 2000 / 200).
+      constexpr int kSpin = 2000;
       uint64_t g = seen;
-      for (int spin = 0; spin < 20000; ++spin) {
+      for (int spin = 0; spin < kSpin; ++spin) {
         g = generation_.load();
         if (g != seen) break;
         MB_PAUSE();
