@@ -66,15 +66,10 @@ MB_TARGET_V3 inline __m512i bcast4_512(const int8_t* w) {
   return _mm512_set1_epi32(v);
 }
 
-// The weights with the per-row corrections 128 * sum_k q[o, k] of the q + 128 offset (mod 2^32), when the caller
-// has them (Int8Linear computes them once); tiled_linear passes its SparseLinear reference through to the kernel
-// unchanged, so the kernel may read the derived object's field.
-struct Q8V3Linear : SparseLinear {
-  const int32_t* row_corr;  // [out], or null: computed per row and tile
-};
-
+// The per-row correction 128 * sum_k q[o, k] of the q + 128 offset (mod 2^32): the caller's (L.row_corr, computed
+// once by Int8Linear) or, without it, computed here.
 MB_TARGET_V3 inline int32_t row_correction(const SparseLinear& L, int64_t o, const int8_t* w, int64_t n) {
-  const int32_t* rc = static_cast<const Q8V3Linear&>(L).row_corr;
+  const int32_t* rc = L.row_corr;
   return rc ? rc[o] : offset_correction(w, n);
 }
 
@@ -162,8 +157,7 @@ struct VnniQ8V3 {
 
 bool q8_linear_avx2_v3(const SparseLinear& L, const int32_t* row_corr, const float* X, int64_t rows, float* Y) {
   if (!cpu_has_avx512vnni()) return false;
-  Q8V3Linear L3;
-  static_cast<SparseLinear&>(L3) = L;
+  SparseLinear L3 = L;
   L3.row_corr = row_corr;
   if (L.kind == SparseKind::kQ8Dense)
     tiled_linear<VnniQ8V3<true>>(L3, X, rows, Y);

@@ -25,6 +25,9 @@ struct SparseLinear {
   const void* vals;         // float or int8_t
   const float* wscale;      // int8 kinds: per output row
   const float* bias;        // may be null
+  // Int8 kinds, v3 only: row_corr[o] = 128 * sum_k q[o, k] (mod 2^32), the correction of the q + 128 activation
+  // offset, computed once by the caller (Int8Linear); null: the kernel computes it per row and tile.
+  const int32_t* row_corr = nullptr;
 };
 
 // Y[rows, out] = X @ W^T + bias on the given path.
