@@ -8,8 +8,8 @@
 //     [--case a | b] [--no-ort]
 //
 // --min-threads..--threads: the thread counts run (default 1..2). --case b: the 32 mixed-length sequences of
-// `bench inference` case (b) instead of 1 x 128. --versions: the fp32 sparse layers run each numbered AVX2 kernel
-// version (forwardVersion; 0 = the winner) in turn, one forward each, round by round, so the versions are compared
+// `bench inference` case (b) instead of 1 x 128. --versions: the sparse and INT8 layers (every backend with a
+// forwardVersion: fp32 CSR / BSR4 v1-v4, INT8 dense / BSR4 v1-v3) run each numbered kernel version (0 = the winner) in turn, one forward each, round by round, so the versions are compared
 // in one process under the same machine load; each gets its own breakdown (mean, median and fastest forward).
 //
 // --prune: first prunes the projections as `bench inference` does (`oneShotPrune`, method gmp, per layer, that
@@ -76,8 +76,7 @@ const versions = (args.versions ?? '0').split(',').map(Number);
 let version = versions[0];
 for (const l of model.encoder.linears()) {
   const inner = l.backend, g = group(l.name);
-  const fwd = inner.forwardVersion && (inner.kind === 'bsr4' || inner.kind === 'csr')
-    ? (X, rows, Y) => inner.forwardVersion(version, X, rows, Y) : (X, rows, Y) => inner.forward(X, rows, Y);
+  const fwd = inner.forwardVersion ? (X, rows, Y) => inner.forwardVersion(version, X, rows, Y) : (X, rows, Y) => inner.forward(X, rows, Y);
   l.backend = { kind: inner.kind, outFeatures: inner.outFeatures, inFeatures: inner.inFeatures,
     forward(X, rows, Y) { const t0 = performance.now(); fwd(X, rows, Y); add(g, performance.now() - t0); } };
 }
@@ -112,7 +111,7 @@ for (let threads = minThreads; threads <= maxThreads; threads++) {
   let known = 0;
   const parts = [...accs[j]].map(([k, x]) => [k, x / reps]).sort((x, y) => y[1] - x[1]);
   for (const [, x] of parts) known += x;
-  lines.push(`\nours, ${threads} thread(s)${versions.length > 1 || v ? `, sparse kernel v${v}` : ''}: ${total.toFixed(1)} ms per forward ` +
+  lines.push(`\nours, ${threads} thread(s)${versions.length > 1 || v ? `, kernel v${v}` : ''}: ${total.toFixed(1)} ms per forward ` +
     `(mean of ${reps}; median ${sorted[reps >> 1].toFixed(1)}, fastest ${sorted[0].toFixed(1)})`);
   const proj = parts.filter(([k]) => k.startsWith('linear')).reduce((a, [, v]) => a + v, 0);
   lines.push(`  projections: ${PROJ_GFLOP.toFixed(2)} GFLOP in ${proj.toFixed(1)} ms = ${(PROJ_GFLOP / proj * 1000).toFixed(0)} GFLOP/s` +

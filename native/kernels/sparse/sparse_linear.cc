@@ -16,6 +16,7 @@
 #include "common/cpu.h"
 #include "common/registry.h"
 #include "kernels/quant/qlinear.h"
+#include "kernels/sparse/linear_args.h"
 #include "kernels/sparse/tiled_driver.h"
 
 namespace mb {
@@ -78,84 +79,25 @@ void sparse_linear_portable(const SparseLinear& L, const float* X, int64_t rows,
 
 namespace {
 
-constexpr int64_t kMaxDim = (int64_t(1) << 31) - 1;
-
-SparseKind parse_kind(const Args& a, const Napi::Value& v) {
-  if (!v.IsString()) a.type_error("argument 'kind' must be 'csr', 'bsr4', 'q8-bsr4' or 'q8-dense'");
-  const std::string s = v.As<Napi::String>().Utf8Value();
-  if (s == "csr") return SparseKind::kCsr;
-  if (s == "bsr4") return SparseKind::kBsr4;
-  if (s == "q8-bsr4") return SparseKind::kQ8Bsr4;
-  if (s == "q8-dense") return SparseKind::kQ8Dense;
-  a.range_error("argument 'kind' = '" + s + "' is not 'csr', 'bsr4', 'q8-bsr4' or 'q8-dense'");
-}
-
 // sparseLinearForward[V1|V2|V3|V4](kind, out, in, rowptr | null, idx | null, vals, wscale | null, bias | null, X, rows, Y)
-//   (V1 - V4: numbered versions of the AVX2 kernels: fp32 row walk / K-blocked / K-blocked with chunk tasks and
-//   weight prefetch / row walk with a lighter Xt prefetch (sparse_linear_avx2.cc); int8 sign trick / AVX-512 VNNI
-//   when the CPU has it / (V3, V4) the int8 v3 with its row corrections computed per call (Int8Linear calls
-//   q8LinearForwardV3 with them precomputed); the plain name runs the fp32 winner, v4, and the int8 v3)
-//   vals: Float32Array (csr, bsr4) or Uint8Array holding the int8 bytes (q8-*); wscale: Float32Array[out] (q8-*).
-// Checks every size, rowptr (starts at 0, non-decreasing, ends within idx) and every index (in range), so a
-// malformed structure is a RangeError, never an out-of-bounds read. Entries of a row need not be sorted.
+//   (arguments and their checks: linear_args.h; V1 - V4: numbered versions of the AVX2 kernels: fp32 row walk /
+//   K-blocked / K-blocked with chunk tasks and weight prefetch / row walk with a lighter Xt prefetch
+//   (sparse_linear_avx2.cc); int8 sign trick / AVX-512 VNNI when the CPU has it / (V3, V4) the int8 v3 with its row
+//   corrections computed per call (Int8Linear calls q8LinearForwardV3 with them precomputed); the plain name runs
+//   the fp32 winner, v4, and the int8 v3)
 Napi::Value Forward(const Napi::CallbackInfo& info, const char* name, int version) {
   Args a(info, name, 11);
-  SparseLinear L{};
-  L.kind = parse_kind(a, info[0]);
-  L.out = a.integer(1, "out", 0, kMaxDim);
-  L.in = a.integer(2, "in", 0, kMaxDim - 3);
-  L.in_pad = (L.in + 3) / 4 * 4;
-  const bool q8 = L.kind == SparseKind::kQ8Bsr4 || L.kind == SparseKind::kQ8Dense;
-  const bool bsr = L.kind == SparseKind::kBsr4 || L.kind == SparseKind::kQ8Bsr4;
-  const int64_t per = bsr ? 4 : 1;  // values per stored entry
-  size_t nnz = 0;
-  if (L.kind != SparseKind::kQ8Dense) {
-    auto rp = a.i32(3, "rowptr", static_cast<size_t>(L.out + 1));
-    const int32_t* r = rp.data;
-    if (r[0] != 0) a.range_error("rowptr[0] = " + std::to_string(r[0]) + ", must be 0");
-    bool mono = true;
-    for (int64_t o = 0; o < L.out; ++o) mono &= r[o + 1] >= r[o];
-    if (!mono) a.range_error("rowptr must be non-decreasing");
-    nnz = static_cast<size_t>(r[L.out]);
-    auto ix = a.i32(4, "idx", nnz);
-    const int64_t limit = bsr ? L.in_pad / 4 : L.in;  // block columns or columns
-    int32_t lo = 0, hi = 0;
-    for (size_t p = 0; p < nnz; ++p) {
-      lo = std::min(lo, ix.data[p]);
-      hi = std::max(hi, ix.data[p]);
-    }
-    if (nnz > 0 && (lo < 0 || hi >= limit))
-      a.range_error(std::string("an index in 'idx' is outside [0, ") + std::to_string(limit) + ")" +
-                    (bsr ? " (block columns: ceil(in / 4))" : ""));
-    L.rowptr = r;
-    L.idx = ix.data;
-  } else {
-    nnz = a.elems({L.out, L.in_pad / 4}, "out * in_pad / 4");
-  }
-  const size_t nvals = a.elems({static_cast<int64_t>(nnz), per * (L.kind == SparseKind::kQ8Dense ? 4 : 1)}, "values");
-  if (q8) {
-    L.vals = a.u8(5, "vals", nvals).data;
-    L.wscale = a.f32(6, "wscale", static_cast<size_t>(L.out)).data;
-  } else {
-    L.vals = a.f32(5, "vals", nvals).data;
-  }
-  L.bias = a.f32_or_null(7, "bias", static_cast<size_t>(L.out)).data;
-  const int64_t rows = a.integer(9, "rows", 0, kMaxDim);
-  const float* X = a.f32(8, "X", a.elems({rows, L.in}, "rows * in")).data;
-  float* Y = a.f32(10, "Y", a.elems({rows, L.out}, "rows * out")).data;
-  if (L.in == 0) {  // no products: Y = bias
-    for (int64_t t = 0; t < rows; ++t)
-      for (int64_t o = 0; o < L.out; ++o) Y[t * L.out + o] = L.bias ? L.bias[o] : 0.0f;
-    return info.Env().Undefined();
-  }
+  const LinearCall c = parse_linear_call(a, info, false);
+  if (linear_bias_only(c)) return info.Env().Undefined();
+  const bool q8 = c.L.kind == SparseKind::kQ8Bsr4 || c.L.kind == SparseKind::kQ8Dense;
   if (q8 && use_avx2())
-    q8_linear_avx2(version, L, X, rows, Y);
+    q8_linear_avx2(version, c.L, c.X, c.rows, c.Y);
   else if (q8)
-    q8_linear_portable(L, X, rows, Y);
+    q8_linear_portable(c.L, c.X, c.rows, c.Y);
   else if (use_avx2())
-    sparse_linear_avx2(version, L, X, rows, Y);
+    sparse_linear_avx2(version, c.L, c.X, c.rows, c.Y);
   else
-    sparse_linear_portable(L, X, rows, Y);
+    sparse_linear_portable(c.L, c.X, c.rows, c.Y);
   return info.Env().Undefined();
 }
 
