@@ -74,32 +74,45 @@ MB_TARGET_V3 inline int32_t row_correction(const SparseLinear& L, int64_t o, con
 }
 
 // y[r * TT + t] = sum over the row's groups of q w for R consecutive dense rows o .. o + R - 1 (w: row o, ldw =
-// in_pad bytes).
-template <int R>
+// in_pad bytes). kHalf: only the tile's first 16 tokens (the tile holds at most 16 valid ones; y's other half is
+// left unwritten, the store never reads it).
+template <int R, bool kHalf>
 MB_TARGET_V3 __attribute__((always_inline)) inline void dense_rows(const SparseLinear& L, int64_t o, const int8_t* w,
                                                                    int64_t ldw, const uint8_t* tile, int32_t* y) {
   __m512i lo[R], hi[R];
   for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm512_setzero_si512();
   const int64_t ng = ldw / 4;
   for (int64_t g = 0; g < ng; ++g) {
-    const __m512i x0 = _mm512_load_si512(tile + g * TT * 4), x1 = _mm512_load_si512(tile + g * TT * 4 + 64);
+    const __m512i x0 = _mm512_load_si512(tile + g * TT * 4);
+    const __m512i x1 = kHalf ? x0 : _mm512_load_si512(tile + g * TT * 4 + 64);
     for (int r = 0; r < R; ++r) {
       const __m512i wv = bcast4_512(w + r * ldw + 4 * g);
       lo[r] = _mm512_dpbusd_epi32(lo[r], x0, wv);
-      hi[r] = _mm512_dpbusd_epi32(hi[r], x1, wv);
+      if (!kHalf) hi[r] = _mm512_dpbusd_epi32(hi[r], x1, wv);
     }
   }
   for (int r = 0; r < R; ++r) {
     const __m512i c = _mm512_set1_epi32(row_correction(L, o + r, w + r * ldw, ldw));
     _mm512_storeu_si512(y + r * TT, _mm512_sub_epi32(lo[r], c));
-    _mm512_storeu_si512(y + r * TT + 16, _mm512_sub_epi32(hi[r], c));
+    if (!kHalf) _mm512_storeu_si512(y + r * TT + 16, _mm512_sub_epi32(hi[r], c));
   }
+}
+
+template <bool kHalf>
+MB_TARGET_V3 inline void dense_chunk(const SparseLinear& L, int64_t o0, int64_t o1, const uint8_t* tile, int32_t* y) {
+  const int8_t* vals = static_cast<const int8_t*>(L.vals);
+  const int64_t ldw = L.in_pad;
+  int64_t o = o0;
+  for (; o + 8 <= o1; o += 8) dense_rows<8, kHalf>(L, o, vals + o * ldw, ldw, tile, y + (o - o0) * TT);
+  for (; o + 4 <= o1; o += 4) dense_rows<4, kHalf>(L, o, vals + o * ldw, ldw, tile, y + (o - o0) * TT);
+  for (; o < o1; ++o) dense_rows<1, kHalf>(L, o, vals + o * ldw, ldw, tile, y + (o - o0) * TT);
 }
 
 // y[t] = sum over row o's stored blocks of q w. The blocks alternate between 2 sets of 2 zmm accumulators: 4
 // chains, enough for one VPDPBUSD per cycle, since a block costs 2 zmm tile loads, its index and its broadcast
 // (~3 cycles of load ports for 2 VPDPBUSD). Software prefetch of the tile groups ahead measured no faster, also for
 // the 96 KiB tile of in = 3072 (L2 hits), so there is none.
+template <bool kHalf>
 MB_TARGET_V3 inline void bsr_row(const SparseLinear& L, int64_t o, const uint8_t* tile, int32_t* y) {
   const int8_t* vals = static_cast<const int8_t*>(L.vals);
   const int32_t* idx = L.idx;
@@ -111,19 +124,19 @@ MB_TARGET_V3 inline void bsr_row(const SparseLinear& L, int64_t o, const uint8_t
     const uint8_t* x1 = tile + static_cast<int64_t>(idx[p + 1]) * TT * 4;
     const __m512i w0 = bcast4_512(vals + 4 * p), w1 = bcast4_512(vals + 4 * p + 4);
     lo0 = _mm512_dpbusd_epi32(lo0, _mm512_load_si512(x0), w0);
-    hi0 = _mm512_dpbusd_epi32(hi0, _mm512_load_si512(x0 + 64), w0);
+    if (!kHalf) hi0 = _mm512_dpbusd_epi32(hi0, _mm512_load_si512(x0 + 64), w0);
     lo1 = _mm512_dpbusd_epi32(lo1, _mm512_load_si512(x1), w1);
-    hi1 = _mm512_dpbusd_epi32(hi1, _mm512_load_si512(x1 + 64), w1);
+    if (!kHalf) hi1 = _mm512_dpbusd_epi32(hi1, _mm512_load_si512(x1 + 64), w1);
   }
   if (p < e) {
     const uint8_t* x = tile + static_cast<int64_t>(idx[p]) * TT * 4;
     const __m512i wv = bcast4_512(vals + 4 * p);
     lo0 = _mm512_dpbusd_epi32(lo0, _mm512_load_si512(x), wv);
-    hi0 = _mm512_dpbusd_epi32(hi0, _mm512_load_si512(x + 64), wv);
+    if (!kHalf) hi0 = _mm512_dpbusd_epi32(hi0, _mm512_load_si512(x + 64), wv);
   }
   const __m512i c = _mm512_set1_epi32(row_correction(L, o, vals + 4 * b, 4 * (e - b)));
   _mm512_storeu_si512(y, _mm512_sub_epi32(_mm512_add_epi32(lo0, lo1), c));
-  _mm512_storeu_si512(y + 16, _mm512_sub_epi32(_mm512_add_epi32(hi0, hi1), c));
+  if (!kHalf) _mm512_storeu_si512(y + 16, _mm512_sub_epi32(_mm512_add_epi32(hi0, hi1), c));
 }
 
 template <bool kDense>
@@ -134,17 +147,19 @@ struct VnniQ8V3 {
   static void prep(const SparseLinear& L, const float* X, int64_t t0, int64_t nt, uint8_t* tile, float* sx) {
     q8_prep_avx2<TT, true>(L, X, t0, nt, tile, sx);
   }
-  MB_TARGET_V3 static void compute(const SparseLinear& L, int64_t o0, int64_t o1, const uint8_t* tile, float* yt) {
+  // A tile of at most 16 valid tokens (one short request, or the last tile of a batch) computes only its first
+  // zmm of tokens: half the VPDPBUSDs and tile loads, the same integers for the tokens the store reads.
+  static constexpr bool kTileTokens = true;
+  MB_TARGET_V3 static void compute(const SparseLinear& L, int64_t o0, int64_t o1, const uint8_t* tile, float* yt,
+                                   int64_t nt) {
     int32_t* y = reinterpret_cast<int32_t*>(yt);
+    const bool half = nt <= 16;
     if (kDense) {
-      const int8_t* vals = static_cast<const int8_t*>(L.vals);
-      const int64_t ldw = L.in_pad;
-      int64_t o = o0;
-      for (; o + 8 <= o1; o += 8) dense_rows<8>(L, o, vals + o * ldw, ldw, tile, y + (o - o0) * TT);
-      for (; o + 4 <= o1; o += 4) dense_rows<4>(L, o, vals + o * ldw, ldw, tile, y + (o - o0) * TT);
-      for (; o < o1; ++o) dense_rows<1>(L, o, vals + o * ldw, ldw, tile, y + (o - o0) * TT);
+      half ? dense_chunk<true>(L, o0, o1, tile, y) : dense_chunk<false>(L, o0, o1, tile, y);
+    } else if (half) {
+      for (int64_t o = o0; o < o1; ++o) bsr_row<true>(L, o, tile, y + (o - o0) * TT);
     } else {
-      for (int64_t o = o0; o < o1; ++o) bsr_row(L, o, tile, y + (o - o0) * TT);
+      for (int64_t o = o0; o < o1; ++o) bsr_row<false>(L, o, tile, y + (o - o0) * TT);
     }
   }
   static void store(const SparseLinear& L, int64_t o0, int64_t o1, int64_t t0, int64_t nt, const float* yt,

@@ -73,11 +73,18 @@ inline int64_t row_cost_prefix(const SparseLinear& L, int64_t o) {
 // for the first tile, come from L2 for the others) instead of one (chunk, tile) pair; and
 // `static int64_t weight_bytes(const SparseLinear&)` (the weights' bytes) then also sets a floor on the number of
 // chunks, so that one chunk's weights stay within kChunkWeightBytes (they share L2 with one prepared tile).
+// `static constexpr bool kTileTokens = true`: compute takes the tile's valid token count as a last argument
+// (compute(L, o0, o1, tile, yt, nt)), so a kernel may skip the token lanes past nt (a request of 16 tokens fills
+// half of a 32-token tile); it must still write Yt for the tokens below nt, which are all the store reads.
 constexpr int64_t kChunkWeightBytes = int64_t(256) << 10;
 template <class K, class = void>
 struct ChunkTasks : std::false_type {};
 template <class K>
 struct ChunkTasks<K, std::void_t<decltype(K::kChunkTasks)>> : std::integral_constant<bool, K::kChunkTasks> {};
+template <class K, class = void>
+struct TileTokens : std::false_type {};
+template <class K>
+struct TileTokens<K, std::void_t<decltype(K::kTileTokens)>> : std::integral_constant<bool, K::kTileTokens> {};
 
 template <class Kern>
 void tiled_linear(const SparseLinear& L, const float* X, int64_t rows, float* Y) {
@@ -129,9 +136,12 @@ void tiled_linear(const SparseLinear& L, const float* X, int64_t rows, float* Y)
       if (o1 <= o0) return;
       float* yt = thread_scratch(thread, static_cast<size_t>(max_chunk * Kern::kScratchPerRow));
       for (int64_t i = kChunkTasks ? 0 : task % gn, e = i + tiles_per_task; i < e; ++i) {
-        const int64_t t0 = (g0 + i) * TT;
-        Kern::compute(L, o0, o1, tiles + i * tb, yt);
-        Kern::store(L, o0, o1, t0, std::min(TT, rows - t0), yt, xscale + i * TT, Y);
+        const int64_t t0 = (g0 + i) * TT, nt = std::min(TT, rows - t0);
+        if constexpr (TileTokens<Kern>::value)
+          Kern::compute(L, o0, o1, tiles + i * tb, yt, nt);
+        else
+          Kern::compute(L, o0, o1, tiles + i * tb, yt);
+        Kern::store(L, o0, o1, t0, nt, yt, xscale + i * TT, Y);
       }
     });
   }
