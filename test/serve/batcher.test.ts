@@ -155,7 +155,10 @@ test('refill wait: requests sent during a batch and the re-sent ones of that bat
     const during = [0, 1].map((i) => b.submit('k', items([2, `b${i}`])));
     r.open();
     await Promise.all(first);
-    await Promise.all([...during, trickle(b, [1, 5, 5], 'c')]);
+    // The re-sent inputs come 200 ms after the answer (far inside the 2 s wait): without the wait, b0 b1 start one
+    // event-loop turn after the answer, and a 1 ms delay here raced that turn on a loaded machine (the timers phase
+    // can come before the next check phase).
+    await Promise.all([...during, trickle(b, [200, 5, 5], 'c')]);
     const got = r.batches.map((x) => x.payloads);
     if (waitMs > 0) assert.deepEqual(got, [['a0', 'a1', 'a2'], ['b0', 'b1', 'c0', 'c1', 'c2']]);
     else assert.deepEqual(got.slice(0, 2), [['a0', 'a1', 'a2'], ['b0', 'b1']], 'without the wait: the halves alternate');
