@@ -10,8 +10,8 @@
  * Every pipeline call truncates to `maxInputLength` (inputs longer than that were rejected or, with
  * `truncate: true`, admitted at that length), so the token counts the batcher budgets are the tokens computed.
  * The embed and fill keys carry texts, not the token ids the HTTP side already computed: the pipelines take texts
- * only, so those inputs are tokenized a second time here (measured: 2.4 ms per 32 inputs of 16 tokens, 6.3 ms per 32
- * of 128, under 0.5% of those batches' forward on MosaicBERT-base).
+ * only, so those inputs are tokenized a second time here (`node bench/tokenize_cost.mjs`: 1.4 ms per 32 inputs of 16
+ * tokens, 6.1 ms per 32 of 128, under 0.5% of those batches' forward on MosaicBERT-base).
  *
  * An Engine runs wherever it is loaded: in the model worker (src/serve/worker.ts, the default) or, with
  * `worker: false`, on the server's own thread (src/serve/model_host.ts).
@@ -24,7 +24,7 @@ import { createFillMaskPipeline, type FillMaskOutput, type FillMaskPipelineFn } 
 import { scoreFunction } from '../pipelines/text_classification.js';
 import type { BertTokenizer } from '../tokenizer/bert_tokenizer.js';
 import type { MosaicBertForMaskedLM } from '../model/mlm.js';
-import { tokenizeInput, type Tokenized } from './inputs.js';
+import { tokenizeInput } from './inputs.js';
 import type { ModelSummary } from './model_host.js';
 
 /** Options of {@link Engine.load}. */
@@ -111,11 +111,6 @@ export class Engine {
 
   private sparsityCache?: number;
 
-  /** Tokenizes one input (see {@link tokenizeInput}). */
-  tokenize(text: string, pair: string | undefined, truncate: boolean, field: string): Promise<Tokenized> {
-    return tokenizeInput(this.tokenizer, this.maxInputLength, text, pair, truncate, field);
-  }
-
   /** What the HTTP side needs to know about the loaded model (plain data: it crosses to the main thread). */
   summary(): ModelSummary {
     const cfg = this.model.config;
@@ -167,6 +162,6 @@ export class Engine {
     const text = 'warm up the encoder before serving requests';
     await this.run('embed|mean|true', [text, text + ' twice']);
     if (this.fm) await this.run('fill|5', [`${text} [MASK].`]);
-    if (this.classifier) this.logits([await this.tokenize(text, undefined, true, 'warmup')]);
+    if (this.classifier) this.logits([await tokenizeInput(this.tokenizer, this.maxInputLength, text, undefined, true, 'warmup')]);
   }
 }

@@ -12,7 +12,6 @@ import type { HeadKind } from '../model/params.js';
 import type { BertTokenizer } from '../tokenizer/bert_tokenizer.js';
 import type { BatchRunner } from './batcher.js';
 import { Engine, type ClassifierInfo, type EngineOptions } from './engine.js';
-import { tokenizeInput, type Tokenized } from './inputs.js';
 
 /** What the routes need to know about the loaded model. */
 export interface ModelSummary {
@@ -41,8 +40,6 @@ export interface ModelHost {
   readonly mode: 'worker' | 'in-process';
   /** False while the model cannot take a batch (the worker restarting after a crash, or given up). */
   ready(): boolean;
-  /** Tokenizes and length-checks one input on the server's thread (see {@link tokenizeInput}). */
-  tokenize(text: string, pair: string | undefined, truncate: boolean, field: string): Promise<Tokenized>;
   /** Runs one batch (keys and payloads: src/serve/engine.ts). */
   readonly run: BatchRunner;
   /** Releases the model (terminates the worker). */
@@ -68,10 +65,6 @@ export class InProcessHost implements ModelHost {
   }
 
   ready(): boolean { return true; }
-
-  tokenize(text: string, pair: string | undefined, truncate: boolean, field: string): Promise<Tokenized> {
-    return tokenizeInput(this.tokenizer, this.summary.maxInputLength, text, pair, truncate, field);
-  }
 
   readonly run: BatchRunner = (key, payloads) => this.engine.run(key, payloads);
 

@@ -16,6 +16,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Batcher, Item, JobResult } from './batcher.js';
 import { ServeError } from './errors.js';
+import { tokenizeInput } from './inputs.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ModelHost } from './model_host.js';
 import { embedBody, fillMaskBody, openAiEmbeddingsBody, predictBody, type EmbedRequest, type FillMaskRequest,
@@ -73,6 +74,9 @@ function clientGone(reply: FastifyReply): AbortSignal {
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { host, batcher } = ctx;
   const model = host.summary;
+  /** Tokenizes and length-checks one input on this thread ({@link tokenizeInput}). */
+  const tokenize = (text: string, pair: string | undefined, truncate: boolean, field: string) =>
+    tokenizeInput(host.tokenizer, model.maxInputLength, text, pair, truncate, field);
 
   async function submit<R>(req: FastifyRequest, reply: FastifyReply, key: string, items: Array<Item<unknown>>): Promise<JobResult<R>> {
     const r = await batcher.submit<unknown, R>(key, items, clientGone(reply));
@@ -84,7 +88,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   async function embed(req: FastifyRequest, reply: FastifyReply, inputs: string | string[], field: string,
     truncate: boolean, pooling: 'mean' | 'cls', normalize: boolean): Promise<{ vectors: Float32Array[]; tokens: number }> {
     const { texts, fields } = textList(inputs, field, ctx.maxClientBatchSize);
-    const toks = await Promise.all(texts.map((t, i) => host.tokenize(t, undefined, truncate, fields[i])));
+    const toks = await Promise.all(texts.map((t, i) => tokenize(t, undefined, truncate, fields[i])));
     const r = await submit<Float32Array>(req, reply, `embed|${pooling}|${normalize}`,
       texts.map((t, i) => ({ tokens: toks[i].ids.length, payload: t })));
     return { vectors: r.results, tokens: r.tokens };
@@ -133,7 +137,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const field = single ? 'inputs' : `inputs[${i}]`;
       const [a, p] = typeof x === 'string' ? [x, undefined] : x;
       if (a.length === 0 || p === '') throw new ServeError(400, 'Empty', `\`${field}\` holds an empty string`, field, 'empty_input');
-      return host.tokenize(a, p, b.truncate ?? false, field);
+      return tokenize(a, p, b.truncate ?? false, field);
     }));
     const r = await submit<Float32Array>(req, reply, 'predict', toks.map((t) => ({ tokens: t.ids.length,
       payload: { ids: t.ids, types: t.types } })));
@@ -159,7 +163,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
     const b = req.body as FillMaskRequest;
     const { texts, fields, single } = textList(b.inputs, 'inputs', ctx.maxClientBatchSize);
-    const toks = await Promise.all(texts.map((t, i) => host.tokenize(t, undefined, b.truncate ?? false, fields[i])));
+    const toks = await Promise.all(texts.map((t, i) => tokenize(t, undefined, b.truncate ?? false, fields[i])));
     toks.forEach((t, i) => {
       if (!t.ids.includes(host.tokenizer.mask_token_id)) {
         throw new ServeError(422, 'Validation', `\`${fields[i]}\` has no [MASK] token` +

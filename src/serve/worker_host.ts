@@ -22,7 +22,6 @@ import type { BertTokenizer } from '../tokenizer/bert_tokenizer.js';
 import type { BatchRunner } from './batcher.js';
 import type { EngineOptions } from './engine.js';
 import { ServeError } from './errors.js';
-import { tokenizeInput, type Tokenized } from './inputs.js';
 import type { ModelHost, ModelSummary } from './model_host.js';
 import { fromWire, type FromWorker, type ToWorker, type WorkerInit } from './worker_protocol.js';
 
@@ -65,10 +64,6 @@ export class WorkerHost implements ModelHost {
   }
 
   ready(): boolean { return this.worker !== null && this.restarting === null && this.fatal === null && !this.closing; }
-
-  tokenize(text: string, pair: string | undefined, truncate: boolean, field: string): Promise<Tokenized> {
-    return tokenizeInput(this.tokenizer, this.summary.maxInputLength, text, pair, truncate, field);
-  }
 
   readonly run: BatchRunner = async (key, payloads) => {
     if (this.restarting) await this.restarting;

@@ -14,9 +14,8 @@ void q8_linear_portable(const SparseLinear& L, const float* X, int64_t rows, flo
 // version 1: AVX2 sign trick; 2: AVX-512 VNNI when the CPU has it, else 1 (qlinear_avx2.cc); 3: AVX-512 VNNI
 // register-blocked on zmm when the CPU has it, else 1 (qlinear_v3_avx2.cc).
 void q8_linear_avx2(int version, const SparseLinear& L, const float* X, int64_t rows, float* Y);
-// Version 3 alone: runs and returns true when the CPU has AVX-512 VNNI, else returns false without touching Y.
-// row_corr: [out] 128 * sum_k q[o, k] per row modulo 2^32 (the correction of its q + 128 activation offset), or
-// null to compute it in the kernel, per row and tile.
-bool q8_linear_avx2_v3(const SparseLinear& L, const int32_t* row_corr, const float* X, int64_t rows, float* Y);
+// Version 3 alone (q8_linear_avx2(3, ...) calls it): runs and returns true when the CPU has AVX-512 VNNI, else
+// returns false without touching Y. It uses L.row_corr when set (sparse_linear.h), else computes the corrections.
+bool q8_linear_avx2_v3(const SparseLinear& L, const float* X, int64_t rows, float* Y);
 
 }  // namespace mb

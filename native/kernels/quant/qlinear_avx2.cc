@@ -8,7 +8,7 @@
 // than x + 128). A tile of 32 tokens is 4 ymm of accumulators per output row.
 //
 // Versions (numbered entry points sparseLinearForwardV1/V2 for the q8 kinds, q8LinearForwardV3; the winner is v3,
-// which Int8Linear calls; sparseLinearForward's own default for the q8 kinds is still v2):
+// which Int8Linear calls with its row corrections and sparseLinearForward runs without them):
 //   v1: the vpmaddubsw sign trick above (6 vector uops per block and 8 tokens), any AVX2 CPU.
 //   v2: when the CPU has AVX-512 VNNI (+F/BW/VL; Zen 4, Ice Lake and later), VPDPBUSD on ymm: u8 x s8 products
 //       summed 4 at a time straight into int32, no int16 stage, so nothing saturates and the activations can be
@@ -144,7 +144,7 @@ struct VnniQ8 {
 
 void q8_linear_avx2(int version, const SparseLinear& L, const float* X, int64_t rows, float* Y) {
   const bool dense = L.kind == SparseKind::kQ8Dense;
-  if (version >= 3 && q8_linear_avx2_v3(L, nullptr, X, rows, Y)) return;
+  if (version >= 3 && q8_linear_avx2_v3(L, X, rows, Y)) return;
   if (version == 2 && cpu_has_avx512vnni())
     dense ? tiled_linear<VnniQ8<true>>(L, X, rows, Y) : tiled_linear<VnniQ8<false>>(L, X, rows, Y);
   else

@@ -21,11 +21,10 @@ Napi::Value ForwardV3(const Napi::CallbackInfo& info) {
   LinearCall c = parse_linear_call(a, info, true);
   if (!info[11].IsNull() && !info[11].IsUndefined()) c.L.row_corr = a.i32(11, "rowCorr", static_cast<size_t>(c.L.out)).data;
   if (linear_bias_only(c)) return info.Env().Undefined();
-  if (use_avx2()) {
-    if (!q8_linear_avx2_v3(c.L, c.L.row_corr, c.X, c.rows, c.Y)) q8_linear_avx2(1, c.L, c.X, c.rows, c.Y);
-  } else {
+  if (use_avx2())
+    q8_linear_avx2(3, c.L, c.X, c.rows, c.Y);  // v3 with VNNI, else v1
+  else
     q8_linear_portable(c.L, c.X, c.rows, c.Y);
-  }
   return info.Env().Undefined();
 }
 

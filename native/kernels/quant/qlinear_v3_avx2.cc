@@ -170,14 +170,12 @@ struct VnniQ8V3 {
 
 }  // namespace
 
-bool q8_linear_avx2_v3(const SparseLinear& L, const int32_t* row_corr, const float* X, int64_t rows, float* Y) {
+bool q8_linear_avx2_v3(const SparseLinear& L, const float* X, int64_t rows, float* Y) {
   if (!cpu_has_avx512vnni()) return false;
-  SparseLinear L3 = L;
-  L3.row_corr = row_corr;
   if (L.kind == SparseKind::kQ8Dense)
-    tiled_linear<VnniQ8V3<true>>(L3, X, rows, Y);
+    tiled_linear<VnniQ8V3<true>>(L, X, rows, Y);
   else
-    tiled_linear<VnniQ8V3<false>>(L3, X, rows, Y);
+    tiled_linear<VnniQ8V3<false>>(L, X, rows, Y);
   return true;
 }
 
